@@ -1,0 +1,14 @@
+"""GovMobile: a private cloud appliance for mobile e-government.
+
+Packages, from the inside out:
+
+- ``govmobile.core``: settings, database, errors, tenancy, accounts and the audit log.
+  Imports no service and no web framework.
+- ``govmobile.web``: what every HTTP service shares (error responses, admin authentication,
+  health and metrics). The only place where domain errors become status codes' helpers live.
+- ``govmobile.ca``, ``govmobile.mdm``, ``govmobile.gateway``: the services. They never import
+  each other; they talk over HTTP.
+- ``govmobile.client``: the one typed HTTP client that the admin CLI and the console use.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""Admin API: list, search, show and revoke certificates (bearer token, tenant-scoped)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from govmobile.ca.api.registration import revocation_response
+from govmobile.ca.api.schemas import AdminRevokeRequest, CertificatePage, RevocationResponse
+from govmobile.ca.authority import Authority, CertificateQuery
+from govmobile.ca.models import CertificatePublic, CertificateStatus, RevocationReason
+from govmobile.core.accounts import Principal
+from govmobile.core.errors import InvalidInput
+
+
+def certificate_routes(authority: Authority, authenticate: Callable[..., Principal]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
+    Admin = Annotated[Principal, Depends(authenticate)]  # noqa: N806 - a type alias
+
+    @router.get("", response_model=CertificatePage)
+    def list_certificates(
+        admin: Admin,
+        serial: str | None = None,
+        q: Annotated[str | None, Query(max_length=100, description="text in the subject")] = None,
+        device_id: str | None = None,
+        tenant_id: str | None = None,
+        profile: str | None = None,
+        status: CertificateStatus | None = None,
+        expiring_before: dt.datetime | None = None,
+        cursor: Annotated[str | None, Query(max_length=40)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> CertificatePage:
+        """Certificates visible to the caller, ordered by serial, one page at a time."""
+        if expiring_before is not None and expiring_before.tzinfo is None:
+            raise InvalidInput("expiring_before needs a time zone, e.g. 2027-01-01T00:00:00Z")
+        query = CertificateQuery(
+            serial=serial,
+            text=q,
+            device_id=device_id,
+            tenant_id=tenant_id,
+            profile=profile,
+            status=status,
+            expiring_before=expiring_before,
+            tenant_scope=admin.tenant_scope(),
+            after_serial=cursor,
+            limit=limit + 1,
+        )
+        records = authority.find_certificates(query)
+        now = authority.clock()
+        page = records[:limit]
+        return CertificatePage(
+            items=[CertificatePublic.of(r, now) for r in page],
+            next_cursor=page[-1].serial if len(records) > limit else None,
+        )
+
+    @router.get("/{serial}", response_model=CertificatePublic)
+    def show_certificate(serial: str, admin: Admin) -> CertificatePublic:
+        """One certificate by serial."""
+        record = authority.get_certificate(serial, tenant_scope=admin.tenant_scope())
+        return CertificatePublic.of(record, authority.clock())
+
+    @router.post("/{serial}/revoke", response_model=RevocationResponse)
+    def revoke_certificate(serial: str, body: AdminRevokeRequest, admin: Admin) -> RevocationResponse:
+        """Revoke a certificate; the CRL is republished before this returns."""
+        admin.require_write()
+        reason = RevocationReason.parse(body.reason)
+        revocation = authority.revoke(serial, reason, actor=admin.actor, tenant_scope=admin.tenant_scope())
+        return revocation_response(revocation)
+
+    return router

@@ -1,0 +1,82 @@
+"""Public CA material: certificates, the CRL and the OCSP responder. No authentication."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import urllib.parse
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Request, Response
+
+from govmobile.ca.authority import Authority
+from govmobile.ca.ocsp import OcspResponder
+
+_PEM = "application/x-pem-file"
+MAX_OCSP_REQUEST = 8 * 1024
+
+
+def publication_routes(authority: Authority, responder: OcspResponder) -> APIRouter:
+    router = APIRouter(tags=["publication"])
+    issuer = authority.issuer
+    root_pem = issuer.root.public_bytes(serialization.Encoding.PEM)
+    issuing_pem = issuer.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @router.get("/pki/root.crt", response_class=Response)
+    def root_certificate() -> Response:
+        """The root CA certificate (PEM): the trust anchor to pin."""
+        return Response(root_pem, media_type=_PEM)
+
+    @router.get("/pki/issuing.crt", response_class=Response)
+    def issuing_certificate() -> Response:
+        """The issuing CA certificate (PEM)."""
+        return Response(issuing_pem, media_type=_PEM)
+
+    @router.get("/pki/chain.pem", response_class=Response)
+    def chain() -> Response:
+        """Issuing CA then root (PEM), as a TLS server or client would present them."""
+        return Response(issuing_pem + root_pem, media_type=_PEM)
+
+    @router.get("/pki/crl", response_class=Response)
+    def crl() -> Response:
+        """The current CRL, DER, signed by the issuing CA (RFC 5280 §5)."""
+        document = authority.refresh_crl_if_due()
+        return Response(
+            document.der,
+            media_type="application/pkix-crl",
+            headers={
+                "Cache-Control": "public, max-age=5",
+                "Last-Modified": email.utils.format_datetime(document.this_update, usegmt=True),
+                "ETag": f'"crl-{document.number}"',
+                "X-CRL-Number": str(document.number),
+            },
+        )
+
+    def ocsp_response(request_der: bytes) -> Response:
+        der, well_formed = responder.answer(request_der, now=authority.clock())
+        return Response(
+            der,
+            status_code=200 if well_formed else 400,
+            media_type="application/ocsp-response",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @router.post("/ocsp", response_class=Response)
+    async def ocsp_post(request: Request) -> Response:
+        """RFC 6960 §A.1 POST: the DER request is the body."""
+        body = await request.body()
+        if len(body) > MAX_OCSP_REQUEST:
+            return ocsp_response(b"")
+        return ocsp_response(body)
+
+    @router.get("/ocsp/{encoded:path}", response_class=Response)
+    def ocsp_get(encoded: str) -> Response:
+        """RFC 6960 §A.1 GET: the DER request, base64 then URL-encoded, in the path."""
+        try:
+            request_der = base64.b64decode(urllib.parse.unquote(encoded), validate=True)
+        except (binascii.Error, ValueError):
+            request_der = b""
+        return ocsp_response(request_der[:MAX_OCSP_REQUEST])
+
+    return router

@@ -1,0 +1,77 @@
+"""Tenants: the government departments that share one appliance.
+
+Every row of tenant data carries ``tenant_id``; every query that returns it is scoped by the
+caller's tenant in the query layer (see ``govmobile.core.accounts.Principal.tenant_scope``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pydantic import field_validator
+from sqlalchemy import Column
+from sqlmodel import Field, Session, SQLModel, select
+
+from govmobile.core.database import UTCDateTime, utcnow
+from govmobile.core.errors import Conflict, NotFound
+from govmobile.core.ids import new_id
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class TenantBase(SQLModel):
+    #: Short stable name used in URLs and certificates, e.g. ``water-resources``.
+    slug: str = Field(index=True, unique=True, max_length=63)
+    name: str = Field(max_length=200, min_length=1)
+    #: Most devices the department may enroll; ``None`` means no limit.
+    max_devices: int | None = Field(default=None, ge=0)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug_shape(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(
+                "slug must be 1-63 lower-case letters, digits or hyphens, "
+                "not starting or ending with a hyphen"
+            )
+        return value
+
+
+class TenantCreate(TenantBase):
+    pass
+
+
+class TenantUpdate(SQLModel):
+    name: str | None = Field(default=None, max_length=200, min_length=1)
+    max_devices: int | None = Field(default=None, ge=0)
+
+
+class Tenant(TenantBase, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class TenantPublic(TenantBase):
+    id: str
+    created_at: dt.datetime
+
+
+def create_tenant(session: Session, data: TenantCreate) -> Tenant:
+    """Create a department; its slug must be unused."""
+    if session.exec(select(Tenant).where(Tenant.slug == data.slug)).first() is not None:
+        raise Conflict(f"a tenant with slug {data.slug!r} already exists; choose another slug")
+    tenant = Tenant.model_validate(data)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def get_tenant(session: Session, tenant_id_or_slug: str) -> Tenant:
+    """Find a department by id or slug."""
+    tenant = session.get(Tenant, tenant_id_or_slug)
+    if tenant is None:
+        tenant = session.exec(select(Tenant).where(Tenant.slug == tenant_id_or_slug)).first()
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id_or_slug!r}")
+    return tenant

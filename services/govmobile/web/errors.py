@@ -1,0 +1,119 @@
+"""Domain errors to HTTP responses, in exactly one place per service.
+
+Every error body has the same shape: ``{"error": "<code>", "message": "<what to do>"}``.
+Unexpected exceptions are logged with a reference and answered without any detail.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from govmobile.core.errors import (
+    Conflict,
+    Gone,
+    GovMobileError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    Unauthenticated,
+    UnavailableDependency,
+)
+
+log = logging.getLogger("govmobile.web")
+
+STATUS_OF: dict[type[GovMobileError], int] = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    QuotaExceeded: 409,
+    Gone: 410,
+    UnavailableDependency: 503,
+}
+
+ErrorHook = Callable[[str], None]
+
+
+def status_for(error: GovMobileError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> None:
+    """Register the handlers that turn every failure into the common error shape."""
+
+    def count(code: str) -> None:
+        if on_error is not None:
+            on_error(code)
+
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GovMobileError)
+        count(exc.code)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return JSONResponse(
+            error_body(exc.code, exc.public_message), status_code=status_for(exc), headers=headers
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        count("invalid_request")
+        return JSONResponse(error_body("invalid_request", describe_validation(exc)), status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        count(code)
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        reference = secrets.token_hex(6)
+        count("internal_error")
+        log.error(
+            "unhandled error, reference %s, on %s %s",
+            reference,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        return JSONResponse(
+            error_body("internal_error", f"internal error; quote reference {reference} to the operator"),
+            status_code=500,
+        )
+
+    app.add_exception_handler(GovMobileError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    """One readable sentence per problem, without echoing the submitted values."""
+    parts = []
+    for error in exc.errors()[:10]:
+        if error.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+            continue
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}")
+    return "; ".join(parts) or "the request is invalid"
