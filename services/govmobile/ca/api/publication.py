@@ -1,7 +1,5 @@
 """Public CA material: certificates, the CRL and the OCSP responder. No authentication."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 import email.utils

@@ -1,7 +1,5 @@
 """The signing API for registration authorities (HTTP Basic: RA name and secret)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -36,10 +34,10 @@ def registration_routes(authority: Authority, authorities: RegistrationAuthoriti
             )
         return authorities.authenticate(credentials.username, credentials.password)
 
-    RA = Annotated[RegistrationAuthority, Depends(current_ra)]  # noqa: N806 - a type alias
-
     @router.post("/sign", response_model=IssuedCertificateResponse, status_code=201)
-    def sign(body: SignRequest, ra: RA) -> IssuedCertificateResponse:
+    def sign(
+        body: SignRequest, ra: Annotated[RegistrationAuthority, Depends(current_ra)]
+    ) -> IssuedCertificateResponse:
         """Sign a CSR with a profile this RA may use."""
         profile = ProfileName.parse(body.profile)
         ra.require_profile(profile)
@@ -53,13 +51,17 @@ def registration_routes(authority: Authority, authorities: RegistrationAuthoriti
         return issued_response(authority.sign(body.csr, profile.value, subject, actor=ra.actor))
 
     @router.post("/renew", response_model=IssuedCertificateResponse, status_code=201)
-    def renew(body: RenewRequest, ra: RA) -> IssuedCertificateResponse:
+    def renew(
+        body: RenewRequest, ra: Annotated[RegistrationAuthority, Depends(current_ra)]
+    ) -> IssuedCertificateResponse:
         """Issue a successor for a current (or recently expired, never revoked) certificate."""
         issued = authority.renew(body.certificate, body.csr, actor=ra.actor, allowed=ra.profiles)
         return issued_response(issued)
 
     @router.post("/revoke", response_model=RevocationResponse)
-    def revoke(body: RevokeRequest, ra: RA) -> RevocationResponse:
+    def revoke(
+        body: RevokeRequest, ra: Annotated[RegistrationAuthority, Depends(current_ra)]
+    ) -> RevocationResponse:
         """Revoke a certificate of a profile this RA may request."""
         reason = RevocationReason.parse(body.reason)
         return revocation_response(authority.revoke(body.serial, reason, actor=ra.actor, allowed=ra.profiles))

@@ -1,0 +1,11 @@
+"""Every module that defines tables, imported for Alembic's comparisons.
+
+Add a service's models here when it gets tables; the schema test fails otherwise.
+"""
+
+import govmobile.ca.models
+import govmobile.core.accounts
+import govmobile.core.audit
+import govmobile.core.tenancy
+
+__all__ = ["govmobile"]
