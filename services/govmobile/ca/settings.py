@@ -45,6 +45,8 @@ class CAServiceSettings(AuthoritySettings):
     """The CA's HTTP service: listener, registration authorities, limits."""
 
     listen_port: int = 8001
+    #: Two processes sign in parallel on two cores (bench/ca.py: about 1.4x one worker).
+    workers: int = 2
     #: One secret per registration authority, e.g. ``{"mdm": "...", "deploy": "..."}``.
     ra_secrets: dict[str, SecretStr] = {}
     #: Which profiles each registration authority may request (least privilege).

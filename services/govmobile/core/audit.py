@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govmobile.core.database import UTCDateTime, utcnow
@@ -116,38 +116,43 @@ def record(
     now: dt.datetime | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction."""
+    # Core statements, not the ORM unit of work: this runs on every audited write, and the
+    # ORM's flush machinery costs more than the SQL itself.
+    connection = session.connection()
+    head = _HEAD.c
     # The migration seeds the head row, so this lock always has a row to hold.
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    last_id, last_hash = connection.execute(
+        select(head.last_event_id, head.last_hash).where(head.id == 1).with_for_update()
+    ).one()
     occurred_at = now or utcnow()
     details_text = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
-    event_id = head.last_event_id + 1
-    digest = event_hash(
-        event_id=event_id,
-        occurred_at=occurred_at,
-        actor=actor,
-        tenant_id=tenant_id,
-        action=action,
-        target=target,
-        details=details_text,
-        prev_hash=head.last_hash,
-    )
     event = AuditEvent(
-        id=event_id,
+        id=last_id + 1,
         occurred_at=occurred_at,
         actor=actor,
         tenant_id=tenant_id,
         action=action,
         target=target,
         details=details_text,
-        prev_hash=head.last_hash,
-        hash=digest,
+        prev_hash=last_hash,
+        hash=event_hash(
+            event_id=last_id + 1,
+            occurred_at=occurred_at,
+            actor=actor,
+            tenant_id=tenant_id,
+            action=action,
+            target=target,
+            details=details_text,
+            prev_hash=last_hash,
+        ),
     )
-    head.last_event_id = event_id
-    head.last_hash = digest
-    session.add(event)
-    session.add(head)
-    session.flush()
+    connection.execute(insert(_EVENTS), [event.model_dump()])
+    connection.execute(update(_HEAD).where(head.id == 1).values(last_event_id=event.id, last_hash=event.hash))
     return event
+
+
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
