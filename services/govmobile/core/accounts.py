@@ -25,10 +25,10 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import field_validator
-from sqlalchemy import Column, String
+from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from govmobile.core.database import UTCDateTime, utcnow
+from govmobile.core.database import EnumText, UTCDateTime, utcnow
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from govmobile.core.ids import new_id
 
@@ -51,7 +51,7 @@ class TokenKind(enum.StrEnum):
 
 class AdminAccountBase(SQLModel):
     username: str = Field(index=True, unique=True, max_length=63)
-    role: Role = Field(sa_column=Column(String(32), nullable=False))
+    role: Role = Field(sa_column=Column(EnumText(Role, 32), nullable=False))
     #: The only tenant a tenant admin (or a tenant auditor) may see.
     tenant_id: str | None = Field(default=None, foreign_key="tenant.id", index=True)
 
@@ -75,6 +75,8 @@ class AdminAccount(AdminAccountBase, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     password_hash: str
     totp_secret: str | None = None
+    #: A TOTP secret shown to the admin but not yet confirmed with a code.
+    pending_totp_secret: str | None = None
     failed_logins: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     disabled: bool = False
@@ -108,7 +110,7 @@ class ApiToken(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     account_id: str = Field(foreign_key="admin_account.id", index=True)
-    kind: TokenKind = Field(sa_column=Column(String(16), nullable=False))
+    kind: TokenKind = Field(sa_column=Column(EnumText(TokenKind, 16), nullable=False))
     name: str = Field(default="", max_length=100)
     token_hash: str = Field(index=True, unique=True, max_length=64)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
@@ -206,7 +208,7 @@ def create_admin_account(session: Session, data: AdminAccountCreate) -> AdminAcc
     return account
 
 
-def authenticate(
+def check_login(
     session: Session,
     username: str,
     password: str,
@@ -214,20 +216,24 @@ def authenticate(
     *,
     now: dt.datetime,
     policy: LoginPolicy,
-) -> AdminAccount:
-    """Check a login. Every failure looks the same to the caller; repeated ones lock the account."""
+) -> AdminAccount | Unauthenticated:
+    """The account a login is for, or the refusal to raise.
+
+    The refusal is returned rather than raised so that the caller can commit the failure count
+    (and lockout) before refusing. Every failure looks the same to the caller.
+    """
     refusal = Unauthenticated("invalid username, password or one-time code")
     account = session.exec(select(AdminAccount).where(AdminAccount.username == username)).first()
     if account is None:
-        # Spend the same time as a real check so that timing does not reveal usernames.
-        _burn_time(password)
-        raise refusal
+        _burn_time(password)  # the same time as a real check, so timing does not reveal usernames
+        return refusal
     if account.disabled:
-        raise refusal
+        return refusal
     if account.locked_until is not None and account.locked_until > now:
-        raise Unauthenticated(
+        return Unauthenticated(
             "this account is locked after repeated failed logins; try again later "
-            "or ask a platform admin to unlock it"
+            "or ask an admin to unlock it",
+            code="account_locked",
         )
     ok = _verify_password(account.password_hash, password)
     if ok and account.totp_secret is not None:
@@ -240,7 +246,7 @@ def authenticate(
             account.locked_until = now + policy.lockout
             account.failed_logins = 0
         session.add(account)
-        raise refusal
+        return refusal
     account.failed_logins = 0
     account.locked_until = None
     account.last_login_at = now

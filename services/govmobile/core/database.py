@@ -8,6 +8,7 @@ migrations in ``govmobile.migrations``; nothing here creates tables.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import fcntl
 import os
 import threading
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, String, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +47,27 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class EnumText(TypeDecorator[enum.StrEnum]):
+    """A string enum stored as its value (``"active"``), read back as the enum member.
+
+    SQLAlchemy's own Enum type stores member *names* and, on some backends, creates a database
+    type; plain text keeps raw SQL and other services' readers simple.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.StrEnum], length: int = 32) -> None:
+        super().__init__(length)
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: enum.StrEnum | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum_class(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> enum.StrEnum | None:
+        return None if value is None else self.enum_class(value)
 
 
 def utcnow() -> dt.datetime:

@@ -27,9 +27,13 @@ class GovMobileError(Exception):
     #: Short, stable machine-readable code, e.g. ``invalid_csr``.
     code: str = "error"
 
-    def __init__(self, public_message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, public_message: str, *, code: str | None = None, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(public_message)
         self.public_message = public_message
+        #: Structured facts a client may act on (ids it sent, never secrets or other tenants' data).
+        self.details = details or {}
         if code is not None:
             self.code = code
 

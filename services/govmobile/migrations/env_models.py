@@ -6,6 +6,8 @@ Add a service's models here when it gets tables; the schema test fails otherwise
 import govmobile.ca.models
 import govmobile.core.accounts
 import govmobile.core.audit
+import govmobile.core.directory
 import govmobile.core.tenancy
+import govmobile.mdm.models
 
 __all__ = ["govmobile"]

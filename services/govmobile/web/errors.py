@@ -50,8 +50,11 @@ def status_for(error: GovMobileError) -> int:
     return 400
 
 
-def error_body(code: str, message: str) -> dict[str, str]:
-    return {"error": code, "message": message}
+def error_body(code: str, message: str, details: dict[str, object] | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return body
 
 
 def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> None:
@@ -66,7 +69,9 @@ def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> N
         count(exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
         return JSONResponse(
-            error_body(exc.code, exc.public_message), status_code=status_for(exc), headers=headers
+            error_body(exc.code, exc.public_message, exc.details),
+            status_code=status_for(exc),
+            headers=headers,
         )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,5 @@
+"""``python -m govmobile.mdm`` is ``govmobile-mdm``."""
+
+from govmobile.mdm.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""EST (RFC 7030) for devices: cacerts, simpleenroll (with a token), simplereenroll (mTLS)."""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Annotated
+
+from cryptography import x509
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from govmobile.core.errors import InvalidInput, Unauthenticated
+from govmobile.mdm.enrollment import DeviceFacts
+from govmobile.mdm.est import CERTS_ONLY, certs_only, read_csr
+from govmobile.mdm.identity import PresentedCertificate
+from govmobile.mdm.service import Mdm
+
+_basic = HTTPBasic(auto_error=False, realm="GovMobile enrollment")
+FACTS_HEADER = "govmobile-device-facts"
+
+
+def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertificate]) -> APIRouter:
+    router = APIRouter(prefix="/.well-known/est", tags=["EST enrollment (RFC 7030)"])
+
+    def pkcs7(certificates: list[x509.Certificate]) -> Response:
+        return Response(
+            certs_only(certificates), media_type=CERTS_ONLY, headers={"Content-Transfer-Encoding": "base64"}
+        )
+
+    @router.get("/cacerts", response_class=Response)
+    def cacerts() -> Response:
+        """§4.1: the CA certificates (issuing CA and root)."""
+        return pkcs7(mdm.ca_certificates())
+
+    @router.post("/simpleenroll", response_class=Response)
+    async def simpleenroll(
+        request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+    ) -> Response:
+        """§4.2.1: enroll with an enrollment token as the HTTP Basic password.
+
+        Device facts come in the ``GovMobile-Device-Facts`` header (base64url JSON:
+        serial_number, model, os_name, os_version, hardware_ids), or at least the serial number
+        as the CSR subject's serialNumber attribute.
+        """
+        if credentials is None or not credentials.password:
+            raise Unauthenticated(
+                "enroll with the enrollment token as the HTTP Basic password (any user name)",
+                code="token_required",
+            )
+        csr = read_csr(await request.body())
+        facts = _facts(request.headers.get(FACTS_HEADER), csr)
+        result = await run_in_threadpool(mdm.enroll, credentials.password, csr, facts)
+        return pkcs7(result.issued.certificates())
+
+    @router.post("/simplereenroll", response_class=Response)
+    async def simplereenroll(
+        request: Request, presented: Annotated[PresentedCertificate, Depends(presented_certificate)]
+    ) -> Response:
+        """§4.2.2: renew with the current certificate (mutual TLS through the gateway)."""
+        csr = read_csr(await request.body())
+        issued = await run_in_threadpool(mdm.reenroll, presented, csr)
+        return pkcs7(issued.certificates())
+
+    return router
+
+
+def _facts(header: str | None, csr: x509.CertificateSigningRequest) -> DeviceFacts:
+    data: dict[str, object] = {}
+    if header:
+        try:
+            padded = header + "=" * (-len(header) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded))
+        except (ValueError, binascii.Error) as exc:
+            raise InvalidInput(
+                "the GovMobile-Device-Facts header is not base64url-encoded JSON", code="bad_facts"
+            ) from exc
+        if not isinstance(data, dict):
+            raise InvalidInput("the GovMobile-Device-Facts header must hold a JSON object", code="bad_facts")
+    if "serial_number" not in data:
+        serials = csr.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
+        if serials:
+            data["serial_number"] = serials[0].value
+    if "serial_number" not in data:
+        raise InvalidInput(
+            "the device's hardware serial number is missing: send it in GovMobile-Device-Facts or as the "
+            "CSR subject's serialNumber",
+            code="serial_number_required",
+        )
+    try:
+        return DeviceFacts.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise InvalidInput(f"bad device facts: {problems}", code="bad_facts") from None

@@ -1,0 +1,286 @@
+"""Bodies of the MDM's API. Responses always use these public shapes, never table rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govmobile.core.accounts import ApiToken, Role, TokenKind
+from govmobile.core.audit import AuditEventPublic
+from govmobile.mdm.commands import CommandReport
+from govmobile.mdm.compliance import Posture
+from govmobile.mdm.models import (
+    Command,
+    CommandState,
+    CommandType,
+    Device,
+    DeviceCheckin,
+    DeviceEvent,
+    DeviceState,
+)
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(max_length=63)
+    password: str = Field(max_length=1024)
+    totp_code: str | None = Field(default=None, max_length=10)
+
+
+class TokenIssued(BaseModel):
+    token: str = Field(description="shown once; send as 'Authorization: Bearer <token>'")
+    id: str
+    kind: TokenKind
+    expires_at: dt.datetime
+
+    @classmethod
+    def of(cls, secret: str, token: ApiToken) -> TokenIssued:
+        return cls(token=secret, id=token.id, kind=token.kind, expires_at=token.expires_at)
+
+
+class Me(BaseModel):
+    account_id: str
+    username: str
+    role: Role
+    tenant_id: str | None
+
+
+class ApiTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    ttl_days: int = Field(default=90, ge=1, le=366)
+
+
+class TotpStarted(BaseModel):
+    provisioning_uri: str
+
+
+class TotpConfirm(BaseModel):
+    code: str = Field(min_length=6, max_length=8)
+
+
+class AdminAccess(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    disabled: bool | None = None
+    unlock: bool = False
+
+
+class EnrollmentTokenIssued(BaseModel):
+    id: str
+    token: str = Field(description="the enrollment secret, shown once")
+    qr_payload: str = Field(description="what the enrollment QR code holds")
+    expires_at: dt.datetime
+    max_uses: int
+
+
+class DevicePublic(BaseModel):
+    id: str
+    tenant_id: str
+    person_id: str
+    serial_number: str
+    model: str
+    os_name: str
+    os_version: str
+    hardware_ids: dict[str, str]
+    state: DeviceState
+    compliant: bool | None
+    compliance_reasons: list[str]
+    noncompliant_since: dt.datetime | None
+    lost_mode: bool
+    lock_message: str | None
+    last_location: dict[str, Any] | None
+    enrolled_at: dt.datetime
+    last_seen_at: dt.datetime | None
+    cert_serial: str | None
+    cert_not_after: dt.datetime | None
+    work_container_wiped_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, device: Device) -> DevicePublic:
+        return cls(
+            **device.model_dump(
+                include={
+                    "id",
+                    "tenant_id",
+                    "person_id",
+                    "serial_number",
+                    "model",
+                    "os_name",
+                    "os_version",
+                    "state",
+                    "compliant",
+                    "noncompliant_since",
+                    "lost_mode",
+                    "lock_message",
+                    "enrolled_at",
+                    "last_seen_at",
+                    "cert_serial",
+                    "cert_not_after",
+                    "work_container_wiped_at",
+                }
+            ),
+            hardware_ids=json.loads(device.hardware_ids),
+            compliance_reasons=json.loads(device.compliance_reasons),
+            last_location=json.loads(device.last_location) if device.last_location else None,
+        )
+
+
+class DevicePage(BaseModel):
+    items: list[DevicePublic]
+    next_cursor: str | None
+
+
+class DeviceEventPublic(BaseModel):
+    at: dt.datetime
+    actor: str
+    change: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: DeviceEvent) -> DeviceEventPublic:
+        return cls(at=event.at, actor=event.actor, change=event.change, details=json.loads(event.details))
+
+
+class CheckinPublic(BaseModel):
+    at: dt.datetime
+    compliant: bool
+    reasons: list[str]
+    posture: dict[str, Any]
+
+    @classmethod
+    def of(cls, checkin: DeviceCheckin) -> CheckinPublic:
+        return cls(
+            at=checkin.at,
+            compliant=checkin.compliant,
+            reasons=json.loads(checkin.reasons),
+            posture=json.loads(checkin.posture),
+        )
+
+
+class DeviceDetail(DevicePublic):
+    pending_actions: list[str] = Field(description="open commands, apart from the confirmed state")
+    history: list[DeviceEventPublic]
+    recent_checkins: list[CheckinPublic]
+
+
+class CommandCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    deadline_hours: int | None = Field(default=None, ge=1, le=90 * 24)
+
+
+class CommandPublic(BaseModel):
+    id: str
+    device_id: str
+    tenant_id: str
+    type: CommandType
+    payload: dict[str, Any]
+    state: CommandState
+    priority: int
+    created_at: dt.datetime
+    created_by: str
+    deadline: dt.datetime
+    sent_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    closed_reason: str | None
+    bulk_id: str | None
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, command: Command, result: dict[str, Any] | None = None) -> CommandPublic:
+        return cls(
+            **{
+                **command.model_dump(exclude={"payload", "not_now_checkin"}),
+                "payload": json.loads(command.payload),
+                "result": result,
+            }
+        )
+
+
+class BulkTargetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant_id: str | None = None
+    group_id: str | None = None
+    state: DeviceState | None = None
+    compliant: bool | None = None
+
+
+class BulkCommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target: BulkTargetBody
+    type: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    deadline_hours: int | None = Field(default=None, ge=1, le=90 * 24)
+    preview: bool = Field(
+        default=True, description="only count the devices; send with preview=false and expected_count"
+    )
+    expected_count: int | None = Field(default=None, ge=0)
+
+
+class BulkCommandResponse(BaseModel):
+    count: int
+    bulk_id: str | None
+    sent: bool
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventPublic]
+    next_cursor: int | None
+
+
+class AuditVerificationPublic(BaseModel):
+    ok: bool
+    events_checked: int
+    first_broken_id: int | None
+    reason: str
+
+
+# -- device protocol ---------------------------------------------------------------------------
+
+
+class DeviceStatus(BaseModel):
+    id: str
+    tenant_id: str
+    state: DeviceState
+    compliant: bool
+    reasons: list[str]
+    lost_mode: bool
+    lock_message: str | None
+    cert_not_after: dt.datetime | None
+
+
+class PolicyForDevice(BaseModel):
+    version: int
+    min_os_version: str | None
+    require_encryption: bool
+    require_passcode: bool
+    forbid_rooted: bool
+    admitted_apps_only: bool
+    admitted_apps: list[str]
+    checkin_interval_seconds: int
+
+
+class CommandForDevice(BaseModel):
+    id: str
+    type: CommandType
+    payload: dict[str, Any]
+    deadline: dt.datetime
+
+
+class CheckinResponse(BaseModel):
+    device: DeviceStatus
+    policy: PolicyForDevice
+    command: CommandForDevice | None = Field(
+        description="the next command; report its result in the next check-in"
+    )
+    next_checkin_seconds: int
+
+
+class WaitResponse(BaseModel):
+    wake: bool = Field(description="true: something is queued, check in now")
+
+
+__all__ = ["CommandReport", "Posture"]

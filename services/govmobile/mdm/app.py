@@ -1,0 +1,124 @@
+"""Wire the MDM service from its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from govmobile import __version__
+from govmobile.core.accounts import LoginPolicy
+from govmobile.core.database import Database, utcnow
+from govmobile.core.settings import load_settings
+from govmobile.mdm.administration import Administration
+from govmobile.mdm.api.accounts import account_routes
+from govmobile.mdm.api.audit import audit_routes
+from govmobile.mdm.api.device_protocol import device_protocol_routes
+from govmobile.mdm.api.devices import device_routes
+from govmobile.mdm.api.directory import directory_routes
+from govmobile.mdm.api.enrollment import est_routes
+from govmobile.mdm.identity import (
+    CLIENT_CERT_HEADER,
+    GATEWAY_PROOF_HEADER,
+    GatewayTrust,
+    PresentedCertificate,
+)
+from govmobile.mdm.jobs import Maintenance, run_periodically
+from govmobile.mdm.metrics import MdmMetrics
+from govmobile.mdm.service import Mdm
+from govmobile.mdm.settings import MdmSettings
+from govmobile.mdm.signer import CertificateSigner, HttpCertificateSigner
+from govmobile.mdm.wakeups import WakeupHub
+from govmobile.web.app import configure_logging, harden
+from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.operations import operation_routes
+
+
+def build_signer(settings: MdmSettings) -> HttpCertificateSigner:
+    assert settings.ca_ra_secret is not None  # the settings refuse to load without it
+    verify: str | bool = str(settings.tls_ca_file) if settings.tls_ca_file else True
+    return HttpCertificateSigner(
+        settings.ca_url,
+        ra_name=settings.ca_ra_name,
+        ra_secret=settings.ca_ra_secret.get_secret_value(),
+        verify=verify,
+    )
+
+
+def create_app(
+    settings: MdmSettings,
+    *,
+    database: Database | None = None,
+    signer: CertificateSigner | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> FastAPI:
+    """The MDM's FastAPI application."""
+    database = database or Database(settings.database_url)
+    signer = signer or build_signer(settings)
+    assert settings.gateway_secret is not None
+    mdm = Mdm(database, signer, server_url=settings.public_url, clock=clock)
+    administration = Administration(
+        database,
+        login_policy=LoginPolicy(
+            max_failures=settings.login_max_failures,
+            lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
+            session_ttl=dt.timedelta(hours=settings.session_hours),
+        ),
+        clock=clock,
+    )
+    trust = GatewayTrust(settings.gateway_secret.get_secret_value())
+    hub = WakeupHub(database, poll_interval=settings.wakeup_poll_seconds)
+    maintenance = Maintenance(
+        database, signer, checkin_retention=dt.timedelta(days=settings.checkin_retention_days), clock=clock
+    )
+    metrics = MdmMetrics(database)
+    authenticate = BearerAuthenticator(database, clock)
+
+    def presented_certificate(request: Request) -> PresentedCertificate:
+        return trust.certificate(
+            request.headers.get(GATEWAY_PROOF_HEADER), request.headers.get(CLIENT_CERT_HEADER)
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(hub.run()),
+            asyncio.create_task(run_periodically(maintenance, settings.maintenance_interval_seconds)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    app = FastAPI(
+        title="GovMobile MDM",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    harden(app, max_body_bytes=settings.max_body_bytes, on_error=metrics.count_error)
+    app.include_router(account_routes(administration, authenticate))
+    app.include_router(directory_routes(administration, authenticate))
+    app.include_router(device_routes(mdm, authenticate))
+    app.include_router(audit_routes(administration, authenticate))
+    app.include_router(est_routes(mdm, presented_certificate))
+    app.include_router(
+        device_protocol_routes(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
+    )
+    app.include_router(operation_routes(database, metrics.registry))
+    app.state.mdm = mdm
+    app.state.maintenance = maintenance
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Uvicorn factory: settings from the environment, read when a worker starts."""
+    settings = load_settings(MdmSettings)
+    configure_logging(settings.log_level)
+    return create_app(settings)

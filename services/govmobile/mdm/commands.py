@@ -1,0 +1,341 @@
+"""The command queue (ARCHITECTURE.md, "MDM protocol semantics").
+
+- States: queued → sent → acknowledged | error | not_now (offered again on a later check-in,
+  never the same one); expired (deadline passed, so it cannot block the queue); cancelled (by
+  an admin, before acknowledgement); superseded (a newer lock/wipe replaced it).
+- The command id is the idempotency key: one result per (device, command).
+- Lock and wipe outrank other commands; within a priority, oldest first.
+
+This module keeps the queue only. What an acknowledgement does to the device (locked, wiped)
+is in ``checkin``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from govmobile.core.errors import Conflict, InvalidInput, NotFound
+from govmobile.mdm.models import Command, CommandResult, CommandState, CommandType, Device, Wakeup
+
+OPEN_STATES = tuple(s.value for s in CommandState if s.is_open)
+
+PRIORITY: dict[CommandType, int] = {
+    CommandType.WIPE: 100,
+    CommandType.LOCK: 90,
+    CommandType.LOST_MODE_ON: 90,
+    CommandType.UNLOCK: 80,
+    CommandType.LOST_MODE_OFF: 80,
+    CommandType.SELECTIVE_WIPE: 70,
+}
+DEFAULT_PRIORITY = 10
+
+DEFAULT_DEADLINE = dt.timedelta(days=7)
+DEADLINES: dict[CommandType, dt.timedelta] = {
+    CommandType.WIPE: dt.timedelta(days=30),
+    CommandType.SELECTIVE_WIPE: dt.timedelta(days=30),
+    CommandType.LOCK: dt.timedelta(days=30),
+    CommandType.LOST_MODE_ON: dt.timedelta(days=30),
+    CommandType.LOCATE: dt.timedelta(days=1),
+}
+MAX_DEADLINE = dt.timedelta(days=90)
+
+_LOCKING = {CommandType.LOCK, CommandType.UNLOCK}
+_LOST_MODE = {CommandType.LOST_MODE_ON, CommandType.LOST_MODE_OFF}
+#: A new command of the key type closes pending commands of these types as superseded.
+SUPERSEDES: dict[CommandType, set[CommandType]] = {
+    CommandType.LOCK: _LOCKING,
+    CommandType.UNLOCK: _LOCKING,
+    CommandType.LOST_MODE_ON: _LOST_MODE,
+    CommandType.LOST_MODE_OFF: _LOST_MODE,
+    CommandType.WIPE: set(CommandType),  # nothing else matters once a wipe is ordered
+    CommandType.SELECTIVE_WIPE: {CommandType.SELECTIVE_WIPE},
+    CommandType.REFRESH_POLICY: {CommandType.REFRESH_POLICY},
+    CommandType.RENEW_CERTIFICATE: {CommandType.RENEW_CERTIFICATE},
+}
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Empty(_Payload):
+    pass
+
+
+class LockPayload(_Payload):
+    message: str = Field(default="", max_length=500)
+    phone: str = Field(default="", max_length=50)
+
+
+class LostModePayload(_Payload):
+    message: str = Field(min_length=1, max_length=500)
+    phone: str = Field(default="", max_length=50)
+
+
+class MessagePayload(_Payload):
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class AppPayload(_Payload):
+    app_id: str = Field(min_length=1, max_length=200)
+    version: str | None = Field(default=None, max_length=50)
+
+
+PAYLOADS: dict[CommandType, type[_Payload]] = {
+    CommandType.LOCK: LockPayload,
+    CommandType.LOST_MODE_ON: LostModePayload,
+    CommandType.MESSAGE: MessagePayload,
+    CommandType.INSTALL_APP: AppPayload,
+    CommandType.REMOVE_APP: AppPayload,
+}
+
+
+def parse_type(value: str) -> CommandType:
+    try:
+        return CommandType(value)
+    except ValueError:
+        known = ", ".join(t.value for t in CommandType)
+        raise InvalidInput(
+            f"unknown command type {value[:40]!r}; known types: {known}", code="unknown_command"
+        ) from None
+
+
+def validate_payload(kind: CommandType, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload a command type takes, refusing unknown or missing fields."""
+    model = PAYLOADS.get(kind, _Empty)
+    try:
+        return model.model_validate(payload).model_dump()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise InvalidInput(f"bad payload for {kind.value}: {problems}", code="invalid_payload") from None
+
+
+def enqueue(
+    session: Session,
+    device: Device,
+    kind: CommandType,
+    payload: dict[str, Any],
+    *,
+    actor: str,
+    now: dt.datetime,
+    deadline: dt.timedelta | None = None,
+    bulk_id: str | None = None,
+) -> Command:
+    """Queue a command, closing the pending ones it supersedes, and wake the device."""
+    clean = validate_payload(kind, payload)
+    lifetime = deadline or DEADLINES.get(kind, DEFAULT_DEADLINE)
+    if lifetime <= dt.timedelta(0) or lifetime > MAX_DEADLINE:
+        raise InvalidInput(
+            f"a command's deadline must be between now and {MAX_DEADLINE.days} days", code="invalid_deadline"
+        )
+    superseded = SUPERSEDES.get(kind)
+    if superseded:
+        session.exec(
+            update(Command)
+            .where(
+                col(Command.device_id) == device.id,
+                col(Command.state).in_(OPEN_STATES),
+                col(Command.type).in_([t.value for t in superseded]),
+            )
+            .values(
+                state=CommandState.SUPERSEDED.value,
+                closed_at=now,
+                closed_reason=f"superseded by a newer {kind.value}",
+            )
+        )
+    command = Command(
+        device_id=device.id,
+        tenant_id=device.tenant_id,
+        type=kind,
+        payload=json.dumps(clean, sort_keys=True),
+        priority=PRIORITY.get(kind, DEFAULT_PRIORITY),
+        created_at=now,
+        created_by=actor,
+        deadline=now + lifetime,
+        bulk_id=bulk_id,
+    )
+    session.add(command)
+    wake(session, device.id, now=now)
+    session.flush()
+    return command
+
+
+def wake(session: Session, device_id: str, *, now: dt.datetime) -> None:
+    """Tell every MDM process that this device has something to fetch."""
+    session.add(Wakeup(device_id=device_id, at=now))
+
+
+def expire_overdue(session: Session, *, now: dt.datetime, device_id: str | None = None) -> int:
+    """Close open commands whose deadline passed; returns how many."""
+    statement = (
+        update(Command)
+        .where(col(Command.state).in_(OPEN_STATES), col(Command.deadline) <= now)
+        .values(state=CommandState.EXPIRED.value, closed_at=now, closed_reason="deadline passed")
+    )
+    if device_id is not None:
+        statement = statement.where(col(Command.device_id) == device_id)
+    return int(session.exec(statement).rowcount)
+
+
+def next_command(session: Session, device: Device, *, now: dt.datetime) -> Command | None:
+    """The command to deliver now (and mark it sent), or None.
+
+    A command sent earlier without a result is offered again: the device may have lost the
+    answer. One that said "not now" during this check-in waits for a later one.
+    """
+    expire_overdue(session, now=now, device_id=device.id)
+    statement = (
+        select(Command)
+        .where(
+            Command.device_id == device.id,
+            col(Command.state).in_(OPEN_STATES),
+            ~(
+                (col(Command.state) == CommandState.NOT_NOW.value)
+                & (col(Command.not_now_checkin) == device.checkin_count)
+            ),
+        )
+        .order_by(col(Command.priority).desc(), col(Command.created_at), col(Command.id))
+        .limit(1)
+    )
+    command = session.exec(statement).first()
+    if command is None:
+        return None
+    command.state = CommandState.SENT
+    command.sent_at = now
+    session.add(command)
+    return command
+
+
+class CommandReport(BaseModel):
+    """A device's result for one command."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command_id: str = Field(max_length=36)
+    status: Literal["acknowledged", "error", "not_now"]
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = Field(default=None, max_length=1000)
+
+
+def check_reports(
+    session: Session, device: Device, reports: Iterable[CommandReport]
+) -> list[tuple[Command, CommandReport]]:
+    """Validate every report before anything changes: unknown ids, replays, closed commands."""
+    checked: list[tuple[Command, CommandReport]] = []
+    seen: set[str] = set()
+    unknown, replayed, closed = [], [], []
+    for report in reports:
+        if report.command_id in seen:
+            raise InvalidInput(
+                f"command {report.command_id} is reported twice in one check-in", code="duplicate_report"
+            )
+        seen.add(report.command_id)
+        command = session.get(Command, report.command_id)
+        if command is None or command.device_id != device.id:
+            unknown.append(report.command_id)
+            continue
+        previous = session.get(CommandResult, (device.id, command.id))
+        if previous is not None and previous.status in ("acknowledged", "error"):
+            replayed.append(report.command_id)
+        elif not CommandState(command.state).is_open:
+            closed.append(report.command_id)
+        elif command.state == CommandState.QUEUED:
+            closed.append(report.command_id)  # never delivered, so it cannot have a result
+        else:
+            checked.append((command, report))
+    if unknown:
+        raise NotFound(
+            f"no command {', '.join(unknown)} for this device; nothing was changed",
+            code="unknown_command_id",
+            details={"command_ids": unknown},
+        )
+    if replayed:
+        raise Conflict(
+            f"a result for command {', '.join(replayed)} was already recorded; nothing was changed. "
+            "Drop it and check in again.",
+            code="result_already_recorded",
+            details={"command_ids": replayed},
+        )
+    if closed:
+        raise Conflict(
+            f"command {', '.join(closed)} is no longer open (cancelled, expired, superseded or never sent); "
+            "nothing was changed. Drop it and check in again.",
+            code="command_closed",
+            details={"command_ids": closed},
+        )
+    return checked
+
+
+def record_report(
+    session: Session, device: Device, command: Command, report: CommandReport, *, now: dt.datetime
+) -> None:
+    """Record one checked report on the queue (upserted per device and command)."""
+    result = session.get(CommandResult, (device.id, command.id))
+    body = dict(report.result)
+    if report.error:
+        body["error"] = report.error
+    if result is None:
+        result = CommandResult(
+            device_id=device.id, command_id=command.id, status=report.status, result="{}", received_at=now
+        )
+    result.status = report.status
+    result.result = json.dumps(body, sort_keys=True, default=str)
+    result.received_at = now
+    session.add(result)
+    if report.status == "not_now":
+        command.state = CommandState.NOT_NOW
+        command.not_now_checkin = device.checkin_count
+    else:
+        command.state = CommandState.ACKNOWLEDGED if report.status == "acknowledged" else CommandState.ERROR
+        command.closed_at = now
+    session.add(command)
+
+
+def cancel(session: Session, command: Command, *, actor: str, now: dt.datetime) -> None:
+    """Withdraw a command the device has not answered yet."""
+    if not CommandState(command.state).is_open:
+        raise Conflict(
+            f"command {command.id} is already {command.state}; only open commands can be cancelled",
+            code="command_closed",
+        )
+    command.state = CommandState.CANCELLED
+    command.closed_at = now
+    command.closed_reason = f"cancelled by {actor}"
+    session.add(command)
+
+
+def close_open_commands(
+    session: Session, device: Device, state: CommandState, *, reason: str, now: dt.datetime
+) -> int:
+    """Clear a device's queue (re-enrollment, retirement, wipe)."""
+    statement = (
+        update(Command)
+        .where(col(Command.device_id) == device.id, col(Command.state).in_(OPEN_STATES))
+        .values(state=state.value, closed_at=now, closed_reason=reason)
+    )
+    return int(session.exec(statement).rowcount)
+
+
+def get_command(session: Session, command_id: str, *, scope: str | None) -> Command:
+    command = session.get(Command, command_id)
+    if command is None or (scope is not None and command.tenant_id != scope):
+        raise NotFound(f"no command {command_id}")
+    return command
+
+
+def result_of(session: Session, command: Command) -> CommandResult | None:
+    return session.get(CommandResult, (command.device_id, command.id))
+
+
+def list_commands(session: Session, device: Device, *, limit: int = 100) -> list[Command]:
+    statement = select(Command).where(Command.device_id == device.id)
+    return list(session.exec(statement.order_by(col(Command.created_at).desc()).limit(limit)).all())

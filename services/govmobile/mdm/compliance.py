@@ -1,0 +1,82 @@
+"""Compliance: a device's posture measured against its tenant's policy.
+
+Pure functions; evaluated at every check-in (posture rules) and by the periodic job (time
+offline). A non-compliant device still reaches the MDM and the app portal to remediate; the
+gateway keeps it out of intranet apps when the policy says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from govmobile.mdm.models import Policy
+
+
+class Location(BaseModel):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0)
+    at: dt.datetime | None = None
+
+
+class Posture(BaseModel):
+    """What a device reports about itself at check-in."""
+
+    os_name: str = Field(default="", max_length=50)
+    os_version: str = Field(default="", max_length=50)
+    storage_encrypted: bool = False
+    passcode_set: bool = False
+    rooted: bool = False
+    installed_apps: list[str] = Field(default_factory=list, max_length=500)
+    battery_percent: int | None = Field(default=None, ge=0, le=100)
+    location: Location | None = None
+    agent_version: str = Field(default="", max_length=50)
+
+
+@dataclass(frozen=True)
+class Compliance:
+    compliant: bool
+    reasons: tuple[str, ...]
+
+
+def evaluate(policy: Policy, posture: Posture) -> Compliance:
+    """The posture rules of the policy, each failed one named in plain words."""
+    reasons: list[str] = []
+    if policy.min_os_version and version_key(posture.os_version) < version_key(policy.min_os_version):
+        reasons.append(
+            f"OS version {posture.os_version or 'unknown'} is older than the required {policy.min_os_version}"
+        )
+    if policy.require_encryption and not posture.storage_encrypted:
+        reasons.append("storage is not encrypted")
+    if policy.require_passcode and not posture.passcode_set:
+        reasons.append("no passcode is set")
+    if policy.forbid_rooted and posture.rooted:
+        reasons.append("the device is rooted or jailbroken")
+    if policy.admitted_apps_only:
+        admitted = set(json.loads(policy.admitted_apps))
+        unadmitted = sorted(set(posture.installed_apps) - admitted)
+        if unadmitted:
+            listed = ", ".join(unadmitted[:5]) + (" and more" if len(unadmitted) > 5 else "")
+            reasons.append(f"apps that are not admitted are installed: {listed}")
+    return Compliance(not reasons, tuple(reasons))
+
+
+def offline_reason(policy: Policy, last_seen_at: dt.datetime | None, now: dt.datetime) -> str | None:
+    """Why a device is non-compliant for having been away too long, if it is."""
+    if policy.max_offline_hours is None or last_seen_at is None:
+        return None
+    away = now - last_seen_at
+    if away > dt.timedelta(hours=policy.max_offline_hours):
+        return f"offline for {away.total_seconds() / 3600:.0f} h, longer than the allowed {policy.max_offline_hours} h"
+    return None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``"14.0.1"`` → ``(14, 0, 1)``; anything unparsable counts as oldest."""
+    parts = re.findall(r"\d+", version)
+    return tuple(int(p) for p in parts) if parts else (-1,)

@@ -1,0 +1,80 @@
+"""Per-tenant compliance policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlmodel import Session
+
+from govmobile.mdm.compliance import version_key
+from govmobile.mdm.models import Policy
+
+
+class PolicyUpdate(BaseModel):
+    """Fields an admin may set; omitted ones keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_os_version: str | None = Field(default=None, max_length=50)
+    require_encryption: bool | None = None
+    require_passcode: bool | None = None
+    forbid_rooted: bool | None = None
+    admitted_apps_only: bool | None = None
+    admitted_apps: list[str] | None = Field(default=None, max_length=1000)
+    max_offline_hours: int | None = Field(default=None, ge=1, le=24 * 365)
+    block_intranet_when_noncompliant: bool | None = None
+    lock_after_noncompliant_days: int | None = Field(default=None, ge=1, le=365)
+    checkin_interval_seconds: int | None = Field(default=None, ge=60, le=86400)
+
+    @field_validator("min_os_version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and value and version_key(value) == (-1,):
+            raise ValueError("min_os_version must contain a version number such as 14 or 13.1.2")
+        return value or None
+
+
+class PolicyPublic(BaseModel):
+    tenant_id: str
+    min_os_version: str | None
+    require_encryption: bool
+    require_passcode: bool
+    forbid_rooted: bool
+    admitted_apps_only: bool
+    admitted_apps: list[str]
+    max_offline_hours: int | None
+    block_intranet_when_noncompliant: bool
+    lock_after_noncompliant_days: int | None
+    checkin_interval_seconds: int
+    version: int
+    updated_at: dt.datetime
+    updated_by: str
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyPublic:
+        return cls(**{**policy.model_dump(), "admitted_apps": json.loads(policy.admitted_apps)})
+
+
+def policy_for(session: Session, tenant_id: str) -> Policy:
+    """The tenant's policy, or the defaults when none was ever set (not stored)."""
+    return session.get(Policy, tenant_id) or Policy(tenant_id=tenant_id, version=0)
+
+
+def set_policy(
+    session: Session, tenant_id: str, update: PolicyUpdate, *, actor: str, now: dt.datetime
+) -> Policy:
+    """Change a tenant's policy; devices pick it up at their next check-in."""
+    policy = session.get(Policy, tenant_id) or Policy(tenant_id=tenant_id, version=0)
+    changes = update.model_dump(exclude_unset=True)
+    if "admitted_apps" in changes:
+        changes["admitted_apps"] = json.dumps(sorted(set(changes["admitted_apps"] or [])))
+    for key, value in changes.items():
+        setattr(policy, key, value)
+    policy.version += 1
+    policy.updated_at = now
+    policy.updated_by = actor
+    session.add(policy)
+    session.flush()
+    return policy
