@@ -30,6 +30,6 @@ def make_admin(
             ),
         )
         token, _ = issue_token(
-            session, account, kind=TokenKind.API, expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+            session, account, kind=TokenKind.API, expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
         )
     return token

@@ -203,7 +203,7 @@ def next_command(session: Session, device: Device, *, now: dt.datetime) -> Comma
                 & (col(Command.not_now_checkin) == device.checkin_count)
             ),
         )
-        .order_by(col(Command.priority).desc(), col(Command.created_at), col(Command.id))
+        .order_by(col(Command.priority).desc(), col(Command.seq))
         .limit(1)
     )
     command = session.exec(statement).first()
@@ -239,7 +239,7 @@ def check_reports(
                 f"command {report.command_id} is reported twice in one check-in", code="duplicate_report"
             )
         seen.add(report.command_id)
-        command = session.get(Command, report.command_id)
+        command = find_command(session, report.command_id)
         if command is None or command.device_id != device.id:
             unknown.append(report.command_id)
             continue
@@ -325,8 +325,12 @@ def close_open_commands(
     return int(session.exec(statement).rowcount)
 
 
+def find_command(session: Session, command_id: str) -> Command | None:
+    return session.exec(select(Command).where(Command.id == command_id)).first()
+
+
 def get_command(session: Session, command_id: str, *, scope: str | None) -> Command:
-    command = session.get(Command, command_id)
+    command = find_command(session, command_id)
     if command is None or (scope is not None and command.tenant_id != scope):
         raise NotFound(f"no command {command_id}")
     return command
@@ -338,4 +342,4 @@ def result_of(session: Session, command: Command) -> CommandResult | None:
 
 def list_commands(session: Session, device: Device, *, limit: int = 100) -> list[Command]:
     statement = select(Command).where(Command.device_id == device.id)
-    return list(session.exec(statement.order_by(col(Command.created_at).desc()).limit(limit)).all())
+    return list(session.exec(statement.order_by(col(Command.seq).desc()).limit(limit)).all())

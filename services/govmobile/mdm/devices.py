@@ -156,6 +156,6 @@ def pending_actions(session: Session, device: Device) -> list[str]:
             Command.device_id == device.id,
             col(Command.state).in_([s.value for s in CommandState if s.is_open]),
         )
-        .order_by(col(Command.priority).desc(), col(Command.created_at))
+        .order_by(col(Command.priority).desc(), col(Command.seq))
     )
     return [str(t) for t in session.exec(statement).all()]

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import CompoundSelect, column, delete, distinct, table, union
+from sqlalchemy import CompoundSelect, column, delete, table, union
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -85,9 +85,7 @@ class Maintenance:
                 self._last_nudge = now
                 open_devices = list(
                     session.exec(
-                        select(distinct(col(Command.device_id))).where(
-                            col(Command.state).in_(queue.OPEN_STATES)
-                        )
+                        select(Command.device_id).where(col(Command.state).in_(queue.OPEN_STATES)).distinct()
                     ).all()
                 )
                 for device_id in open_devices:

@@ -163,10 +163,12 @@ class Policy(SQLModel, table=True):
 
 
 class Command(SQLModel, table=True):
-    __table_args__ = (Index("ix_command_device_open", "device_id", "state", "priority", "created_at"),)
+    __table_args__ = (Index("ix_command_device_open", "device_id", "state", "priority", "seq"),)
 
+    #: Insertion order: within a priority, commands are delivered oldest first.
+    seq: int | None = Field(default=None, primary_key=True)
     #: The idempotency key: results are recorded per (device, command id).
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    id: str = Field(default_factory=new_id, unique=True, max_length=36)
     device_id: str = Field(foreign_key="device.id", max_length=36)
     tenant_id: str = Field(max_length=36, index=True)
     type: CommandType = Field(sa_type=EnumText(CommandType, 32))

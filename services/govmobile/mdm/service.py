@@ -515,6 +515,8 @@ class Mdm:
     def _bulk_devices(self, session: Session, principal: Principal, target: BulkTarget) -> list[Device]:
         if target.group_id is None and target.tenant_id is None and principal.tenant_scope() is None:
             raise InvalidInput("a bulk command needs a tenant_id or a group_id", code="bulk_without_target")
+        if target.tenant_id is not None:
+            principal.require_tenant(target.tenant_id, "tenant")
         if target.group_id is not None:
             get_group(session, target.group_id, scope=principal.tenant_scope())
         devices: list[Device] = []
@@ -588,7 +590,7 @@ def _require_reachable(device: Device) -> None:
 def _reported(session: Session, request: CheckinRequest) -> list[tuple[Command, Any]]:
     pairs = []
     for report in request.results:
-        command = session.get(Command, report.command_id)
+        command = queue.find_command(session, report.command_id)
         if command is not None:
             pairs.append((command, report))
     return pairs

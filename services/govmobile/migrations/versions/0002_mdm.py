@@ -147,7 +147,8 @@ def upgrade() -> None:
 
     op.create_table(
         "command",
-        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(36), nullable=False, unique=True),
         sa.Column("device_id", sa.String(36), sa.ForeignKey("device.id"), nullable=False),
         sa.Column("tenant_id", sa.String(36), nullable=False),
         sa.Column("type", sa.String(32), nullable=False),
@@ -163,7 +164,7 @@ def upgrade() -> None:
         sa.Column("closed_reason", sa.String(200), nullable=True),
         sa.Column("bulk_id", sa.String(36), nullable=True),
     )
-    op.create_index("ix_command_device_open", "command", ["device_id", "state", "priority", "created_at"])
+    op.create_index("ix_command_device_open", "command", ["device_id", "state", "priority", "seq"])
     op.create_index("ix_command_tenant_id", "command", ["tenant_id"])
     op.create_index("ix_command_bulk_id", "command", ["bulk_id"])
 
