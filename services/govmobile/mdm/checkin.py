@@ -4,17 +4,25 @@ Everything in one transaction, in this order: results first (all validated befor
 applied), then posture and compliance, then the next command. What an acknowledgement means
 for the device — locked, lost, wiped — is decided here, so that the device's state always
 reflects what it confirmed, never what is merely queued.
+
+Most check-ins are heartbeats: no results, no change of state or compliance. ``heartbeat``
+handles those with a few Core statements (the ORM's unit of work costs several times more
+than the SQL); anything else goes through ``check_in`` on ORM objects. Both end in the same
+``deliver_next``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, insert, update
+from sqlalchemy import select as core_select
+from sqlmodel import Session, select
 
 from govmobile.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from govmobile.mdm import commands as queue
@@ -42,24 +50,119 @@ class CheckinRequest(BaseModel):
     results: list[queue.CommandReport] = Field(default_factory=list, max_length=20)
 
 
+@dataclass(frozen=True)
+class DeviceView:
+    """What a check-in tells the device about itself."""
+
+    id: str
+    tenant_id: str
+    state: DeviceState
+    lost_mode: bool
+    lock_message: str | None
+    cert_not_after: dt.datetime | None
+
+    @classmethod
+    def of(cls, device: Device) -> DeviceView:
+        return cls(
+            device.id,
+            device.tenant_id,
+            DeviceState(device.state),
+            device.lost_mode,
+            device.lock_message,
+            device.cert_not_after,
+        )
+
+
 @dataclass
 class CheckinOutcome:
-    device: Device
+    device: DeviceView
     compliance: Compliance
-    command: Command | None
+    command: queue.DeliveredCommand | None
     policy: Policy
     #: Certificates to revoke once the transaction has committed.
     revoke: list[tuple[str, str]] = field(default_factory=list)
+    #: Commands whose results were applied, for the audit log.
+    reported: list[tuple[Command, queue.CommandReport]] = field(default_factory=list)
+
+
+_DEVICES = Device.__table__  # type: ignore[attr-defined]
+_CHECKINS = DeviceCheckin.__table__  # type: ignore[attr-defined]
+_HEARTBEAT_STATES = (DeviceState.ACTIVE.value, DeviceState.LOCKED.value, DeviceState.LOST.value)
+
+
+def heartbeat(
+    connection: Connection,
+    presented: PresentedCertificate,
+    request: CheckinRequest,
+    *,
+    policy_for: Callable[[str], Policy],
+    now: dt.datetime,
+) -> CheckinOutcome | None:
+    """A check-in that changes nothing but posture and last-seen, in Core SQL; None otherwise."""
+    if request.results:
+        return None
+    d = _DEVICES.c
+    row = connection.execute(
+        core_select(
+            d.id,
+            d.tenant_id,
+            d.state,
+            d.compliant,
+            d.posture,
+            d.lost_mode,
+            d.lock_message,
+            d.cert_not_after,
+            d.previous_cert_sha256,
+            d.checkin_count,
+            d.os_name,
+            d.os_version,
+        ).where(d.cert_sha256 == presented.sha256)
+    ).first()
+    if row is None or row.previous_cert_sha256 is not None or row.state not in _HEARTBEAT_STATES:
+        return None
+    if request.device_id is not None and request.device_id != row.id:
+        return None  # the full path refuses it with the right error
+    policy = policy_for(row.tenant_id)
+    compliance = evaluate(policy, request.posture)
+    if compliance.compliant != row.compliant:
+        return None  # a compliance change is an event in the device's history
+    posture = request.posture
+    posture_json = posture.model_dump_json()
+    reasons = json.dumps(list(compliance.reasons))
+    values: dict[str, Any] = {
+        "checkin_count": d.checkin_count + 1,
+        "last_seen_at": now,
+        "posture": posture_json,
+        "compliance_reasons": reasons,
+        "os_name": posture.os_name or row.os_name,
+        "os_version": posture.os_version or row.os_version,
+    }
+    if row.lost_mode and posture.location is not None:
+        values["last_location"] = posture.location.model_dump_json()
+    connection.execute(update(_DEVICES).where(d.id == row.id).values(**values))
+    if posture_json != row.posture:
+        connection.execute(
+            insert(_CHECKINS).values(
+                device_id=row.id,
+                at=now,
+                compliant=compliance.compliant,
+                reasons=reasons,
+                posture=posture_json,
+            )
+        )
+    command = queue.deliver_next(connection, row.id, row.checkin_count + 1, now=now)
+    view = DeviceView(
+        row.id, row.tenant_id, DeviceState(row.state), row.lost_mode, row.lock_message, row.cert_not_after
+    )
+    return CheckinOutcome(view, compliance, command, policy)
 
 
 def device_for_certificate(session: Session, presented: PresentedCertificate) -> Device:
     """The device a verified certificate is bound to; refuse any other certificate."""
-    device = session.exec(
-        select(Device).where(
-            (col(Device.cert_sha256) == presented.sha256)
-            | (col(Device.previous_cert_sha256) == presented.sha256)
-        )
-    ).first()
+    # Two lookups on unique indexes; the second only during a certificate renewal.
+    device = session.exec(select(Device).where(Device.cert_sha256 == presented.sha256)).first()
+    if device is None:
+        device = session.exec(select(Device).where(Device.previous_cert_sha256 == presented.sha256)).first()
     if device is None:
         raise Unauthenticated(
             "this certificate is not bound to any device (replaced, revoked or never enrolled); enroll again",
@@ -87,8 +190,9 @@ def check_in(
         raise PermissionDenied(
             "this certificate belongs to another device", code="certificate_of_another_device"
         )
-    outcome = CheckinOutcome(device, Compliance(True, ()), None, policy)
+    outcome = CheckinOutcome(DeviceView.of(device), Compliance(True, ()), None, policy)
     checked = queue.check_reports(session, device, request.results)
+    outcome.reported = checked
     device.checkin_count += 1
     if presented.sha256 == device.cert_sha256 and device.previous_cert_sha256 is not None:
         # The renewed certificate is in use, so the one it replaced can go.
@@ -103,6 +207,7 @@ def check_in(
     if device.state in (DeviceState.WIPED, DeviceState.RETIRED):
         outcome.compliance = Compliance(False, (f"device {device.state.value}",))
         _save(session, device, request.posture, outcome.compliance, now)
+        outcome.device = DeviceView.of(device)
         return outcome
     if device.state is DeviceState.ENROLLED:
         set_state(
@@ -110,7 +215,9 @@ def check_in(
         )
     outcome.compliance = evaluate(policy, request.posture)
     _save(session, device, request.posture, outcome.compliance, now)
-    outcome.command = queue.next_command(session, device, now=now)
+    session.flush()
+    outcome.device = DeviceView.of(device)
+    outcome.command = queue.deliver_next(session.connection(), device.id, device.checkin_count, now=now)
     return outcome
 
 
@@ -118,6 +225,8 @@ def _save(
     session: Session, device: Device, posture: Posture, compliance: Compliance, now: dt.datetime
 ) -> None:
     posture_json = posture.model_dump_json()
+    # History records changes, not heartbeats: last_seen_at already says the device is alive.
+    changed = posture_json != device.posture or device.compliant != compliance.compliant
     if device.compliant != compliance.compliant:
         record_event(
             session,
@@ -138,15 +247,16 @@ def _save(
     if device.lost_mode and posture.location is not None:
         device.last_location = posture.location.model_dump_json()
     session.add(device)
-    session.add(
-        DeviceCheckin(
-            device_id=device.id,
-            at=now,
-            compliant=compliance.compliant,
-            reasons=device.compliance_reasons,
-            posture=posture_json,
+    if changed:
+        session.add(
+            DeviceCheckin(
+                device_id=device.id,
+                at=now,
+                compliant=compliance.compliant,
+                reasons=device.compliance_reasons,
+                posture=posture_json,
+            )
         )
-    )
 
 
 def _apply_acknowledgement(

@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import update
+from sqlalchemy import Connection, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from govmobile.core.errors import Conflict, InvalidInput, NotFound
@@ -183,36 +185,53 @@ def expire_overdue(session: Session, *, now: dt.datetime, device_id: str | None 
     )
     if device_id is not None:
         statement = statement.where(col(Command.device_id) == device_id)
-    return int(session.exec(statement).rowcount)
+    return int(session.connection().execute(statement).rowcount)
 
 
-def next_command(session: Session, device: Device, *, now: dt.datetime) -> Command | None:
-    """The command to deliver now (and mark it sent), or None.
+@dataclass(frozen=True)
+class DeliveredCommand:
+    """A command as handed to a device."""
+
+    id: str
+    type: CommandType
+    payload: dict[str, Any]
+    deadline: dt.datetime
+
+
+_COMMANDS = Command.__table__  # type: ignore[attr-defined]
+
+
+def deliver_next(
+    connection: Connection, device_id: str, checkin_number: int, *, now: dt.datetime
+) -> DeliveredCommand | None:
+    """The command to deliver now (marked sent), or None. Core SQL: this runs at every check-in.
 
     A command sent earlier without a result is offered again: the device may have lost the
-    answer. One that said "not now" during this check-in waits for a later one.
+    answer. One that said "not now" during this check-in waits for a later one. Overdue
+    commands are marked expired first, so they can never block the queue.
     """
-    expire_overdue(session, now=now, device_id=device.id)
-    statement = (
-        select(Command)
-        .where(
-            Command.device_id == device.id,
-            col(Command.state).in_(OPEN_STATES),
-            ~(
-                (col(Command.state) == CommandState.NOT_NOW.value)
-                & (col(Command.not_now_checkin) == device.checkin_count)
-            ),
-        )
-        .order_by(col(Command.priority).desc(), col(Command.seq))
-        .limit(1)
+    c = _COMMANDS.c
+    connection.execute(
+        update(_COMMANDS)
+        .where(c.device_id == device_id, c.state.in_(OPEN_STATES), c.deadline <= now)
+        .values(state=CommandState.EXPIRED.value, closed_at=now, closed_reason="deadline passed")
     )
-    command = session.exec(statement).first()
-    if command is None:
+    row = connection.execute(
+        core_select(c.seq, c.id, c.type, c.payload, c.deadline)
+        .where(
+            c.device_id == device_id,
+            c.state.in_(OPEN_STATES),
+            ~((c.state == CommandState.NOT_NOW.value) & (c.not_now_checkin == checkin_number)),
+        )
+        .order_by(c.priority.desc(), c.seq)
+        .limit(1)
+    ).first()
+    if row is None:
         return None
-    command.state = CommandState.SENT
-    command.sent_at = now
-    session.add(command)
-    return command
+    connection.execute(
+        update(_COMMANDS).where(c.seq == row.seq).values(state=CommandState.SENT.value, sent_at=now)
+    )
+    return DeliveredCommand(row.id, CommandType(row.type), json.loads(row.payload), row.deadline)
 
 
 class CommandReport(BaseModel):

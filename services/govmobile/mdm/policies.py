@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
@@ -55,6 +58,37 @@ class PolicyPublic(BaseModel):
     @classmethod
     def of(cls, policy: Policy) -> PolicyPublic:
         return cls(**{**policy.model_dump(), "admitted_apps": json.loads(policy.admitted_apps)})
+
+
+class PolicyCache:
+    """Policies read at check-in, kept for a few seconds.
+
+    Check-ins read their tenant's policy every time; a change made through the admin API
+    reaches devices at most ``ttl`` seconds later (in every MDM process).
+    """
+
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Policy]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, tenant_id: str) -> Policy:
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(tenant_id)
+            if entry is not None and now - entry[0] < self.ttl:
+                return entry[1]
+        policy = policy_for(session, tenant_id)
+        if policy in session:
+            session.expunge(policy)  # kept across sessions, read-only
+        with self._lock:
+            self._entries[tenant_id] = (now, policy)
+        return policy
+
+    def forget(self, tenant_id: str) -> None:
+        with self._lock:
+            self._entries.pop(tenant_id, None)
 
 
 def policy_for(session: Session, tenant_id: str) -> Policy:

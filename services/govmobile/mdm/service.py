@@ -31,7 +31,7 @@ from govmobile.core.tenancy import get_tenant
 from govmobile.mdm import commands as queue
 from govmobile.mdm import devices as lifecycle
 from govmobile.mdm import enrollment, policies
-from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest, check_in, device_for_certificate
+from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest, check_in, device_for_certificate, heartbeat
 from govmobile.mdm.devices import DeviceQuery
 from govmobile.mdm.enrollment import DeviceFacts, EnrollmentTokenCreate
 from govmobile.mdm.est import csr_pem
@@ -87,6 +87,7 @@ class Mdm:
         self.signer = signer
         self.server_url = server_url
         self.clock = clock
+        self.policies = policies.PolicyCache()
 
     # -- enrollment ------------------------------------------------------------------------
 
@@ -318,19 +319,29 @@ class Mdm:
         """Report posture and results, get compliance, policy and the next command."""
         now = self.clock()
         with self.database.transaction() as session:
-            device = device_for_certificate(session, presented)
-            policy = policies.policy_for(session, device.tenant_id)
-            outcome = check_in(session, device, presented, request, policy=policy, now=now)
-            for command, report in ((c, r) for c, r in _reported(session, request) if r.status != "not_now"):
-                audit.record(
-                    session,
-                    actor=f"device:{device.id}",
-                    action=f"command.{report.status}",
-                    target=f"command:{command.id}",
-                    tenant_id=device.tenant_id,
-                    details={"type": command.type},
-                    now=now,
-                )
+            outcome = heartbeat(
+                session.connection(),
+                presented,
+                request,
+                policy_for=lambda t: self.policies.get(session, t),
+                now=now,
+            )
+            if outcome is None:
+                device = device_for_certificate(session, presented)
+                policy = self.policies.get(session, device.tenant_id)
+                outcome = check_in(session, device, presented, request, policy=policy, now=now)
+                for command, report in outcome.reported:
+                    if report.status == "not_now":
+                        continue
+                    audit.record(
+                        session,
+                        actor=f"device:{device.id}",
+                        action=f"command.{report.status}",
+                        target=f"command:{command.id}",
+                        tenant_id=device.tenant_id,
+                        details={"type": command.type},
+                        now=now,
+                    )
         for serial, reason in outcome.revoke:
             self._revoke_quietly(serial, reason)
         return outcome
@@ -554,6 +565,7 @@ class Mdm:
             tenant = get_tenant(session, tenant_id)
             principal.require_tenant(tenant.id, "tenant")
             policy = policies.set_policy(session, tenant.id, update, actor=principal.actor, now=now)
+            self.policies.forget(tenant.id)
             audit.record(
                 session,
                 actor=principal.actor,
@@ -585,12 +597,3 @@ def _require_reachable(device: Device) -> None:
         raise Conflict(
             f"this device is {device.state.value}; commands can no longer reach it", code="device_unreachable"
         )
-
-
-def _reported(session: Session, request: CheckinRequest) -> list[tuple[Command, Any]]:
-    pairs = []
-    for report in request.results:
-        command = queue.find_command(session, report.command_id)
-        if command is not None:
-            pairs.append((command, report))
-    return pairs

@@ -64,7 +64,7 @@ def device_protocol_routes(
             else CommandForDevice(
                 id=command.id,
                 type=command.type,
-                payload=json.loads(command.payload),
+                payload=command.payload,
                 deadline=command.deadline,
             ),
             # Check in again at once while commands are flowing; otherwise on the policy's heartbeat.
