@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,11 +12,18 @@ from typing import Any
 import uvicorn
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for servers that must know theirs in advance)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
-def serving(app: Any, **config: Any) -> Iterator[str]:
-    """Start uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL."""
+def serving(app: Any, *, port: int = 0, **config: Any) -> Iterator[str]:
+    """Start uvicorn on 127.0.0.1 (a free port unless given) in a thread; yield its base URL."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config)
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config)
     )
     thread = threading.Thread(target=server.run, name="test-server", daemon=True)
     thread.start()

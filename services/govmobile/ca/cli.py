@@ -228,6 +228,24 @@ def install_issuing(ca_dir: Path, cert: Path, root_cert: Path, passphrase_file: 
         click.echo(f"issuing CA installed in {ca_dir}")
 
 
+@main.command("root-crl")
+@click.option("--root-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
+@click.option("--root-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def root_crl(root_cert: Path, root_key: Path, days: int, out: Path) -> None:
+    """Write a CRL signed by the root (run where the root key lives; the gateway needs it)."""
+    from govmobile.ca.crl import root_crl as make_root_crl
+    from govmobile.ca.hierarchy import IssuerKey
+
+    with _clear_errors():
+        certificate = keyfiles.read_certificates(root_cert)[0]
+        key = keyfiles.read_private_key(root_key, passphrase=_passphrase_for_import())
+        root = IssuerKey(certificate, key, certificate)  # type: ignore[arg-type]
+        keyfiles.write_bytes(out, make_root_crl(root, now=utcnow(), validity=dt.timedelta(days=days)))
+        click.echo(str(out))
+
+
 @main.command()
 def serve() -> None:
     """Run the CA's HTTP service (configured by GOVMOBILE_CA_* environment variables)."""

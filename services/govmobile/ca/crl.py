@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from govmobile.ca import der
@@ -55,6 +55,16 @@ def build_crl(
         extensions,
     )
     return der.sequence(tbs, algorithm, der.bit_string(sign(tbs)))
+
+
+def root_crl(root: IssuerKey, *, now: dt.datetime, validity: dt.timedelta) -> bytes:
+    """An (empty unless given) CRL signed by the offline root, as PEM.
+
+    Relying parties that check every level of the chain (nginx does) need one for the issuing
+    CA's certificate too. The CRL number is the issue time, so each new one is larger.
+    """
+    der = build_crl(root, iter(()), number=int(now.timestamp()), this_update=now, next_update=now + validity)
+    return x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
 
 
 def _entry(entry: RevokedEntry) -> bytes:

@@ -8,6 +8,7 @@ import govmobile.core.accounts
 import govmobile.core.audit
 import govmobile.core.directory
 import govmobile.core.tenancy
+import govmobile.gateway.models
 import govmobile.mdm.models
 
 __all__ = ["govmobile"]

@@ -1,0 +1,184 @@
+"""Wire the gateway's control plane (and the nginx it runs) from its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from starlette.concurrency import run_in_threadpool
+
+from govmobile import __version__
+from govmobile.core.database import Database, utcnow
+from govmobile.core.settings import load_settings
+from govmobile.gateway.access_log import AccessLogSummariser
+from govmobile.gateway.api.authorization import authorization_routes
+from govmobile.gateway.api.routes import route_routes
+from govmobile.gateway.assertions import AssertionIssuer, KeyRing
+from govmobile.gateway.controller import DataPlaneController
+from govmobile.gateway.dataplane.nginx import Nginx
+from govmobile.gateway.dataplane.render import DataPlaneLayout, RenderInputs, Upstream
+from govmobile.gateway.models import Route
+from govmobile.gateway.routes import RouteAdministration
+from govmobile.gateway.settings import GatewaySettings
+from govmobile.web.app import configure_logging, harden
+from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.operations import operation_routes
+
+log = logging.getLogger("govmobile.gateway")
+
+
+class RouteTable:
+    """The routes the data plane was last rendered with, by name, for authorization."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+        self._lock = threading.Lock()
+
+    def replace(self, routes: list[Route]) -> None:
+        with self._lock:
+            self._routes = {r.name: r for r in routes}
+
+    def get(self, name: str) -> Route | None:
+        with self._lock:
+            return self._routes.get(name)
+
+
+def create_app(
+    settings: GatewaySettings, *, database: Database | None = None, clock: Callable[[], dt.datetime] = utcnow
+) -> FastAPI:
+    """The control plane's FastAPI application; its lifespan runs nginx."""
+    assert settings.gateway_secret is not None
+    database = database or Database(settings.database_url)
+    layout = DataPlaneLayout(settings.run_dir)
+    layout.prepare()
+    internal_secret = secrets.token_urlsafe(32)  # per start: only the nginx we render knows it
+    keys = KeyRing(settings.keys_dir, rotation=dt.timedelta(hours=settings.key_rotation_hours), clock=clock)
+    issuer = AssertionIssuer(
+        keys, issuer=settings.issuer(), lifetime=dt.timedelta(seconds=settings.assertion_lifetime_seconds)
+    )
+    route_table = RouteTable()
+    nginx = Nginx(layout, binary=settings.nginx_binary)
+    internal_verify: str | bool = (
+        str(settings.internal_ca_file) if settings.internal_ca_file.exists() else True
+    )
+    inputs = RenderInputs(
+        public_hostname=settings.public_hostname,
+        public_listen=settings.public_listen,
+        management_listen=settings.management_listen,
+        public_cert=settings.public_tls_cert,
+        public_key=settings.public_tls_key,
+        management_cert=settings.management_tls_cert,
+        management_key=settings.management_tls_key,
+        client_ca=settings.client_ca_file,
+        internal_ca=settings.internal_ca_file,
+        ca=Upstream.from_url("gm_ca", settings.ca_url),
+        mdm=Upstream.from_url("gm_mdm", settings.mdm_url),
+        control=Upstream.from_url("gm_control", f"http://{settings.listen_host}:{settings.listen_port}"),
+        gateway_secret=settings.gateway_secret.get_secret_value(),
+        internal_secret=internal_secret,
+        decision_ttl=settings.decision_ttl_seconds,
+        worker_processes=settings.worker_processes,
+        max_body_size=settings.max_body_size,
+        client_timeout=settings.client_timeout_seconds,
+        log_to_stdout=settings.log_to_stdout,
+        system_trust=settings.system_trust_file,
+    )
+    controller = DataPlaneController(
+        database,
+        nginx,
+        layout,
+        inputs,
+        root_crl_pem=settings.root_crl_file.read_bytes,
+        ca_url=settings.ca_url,
+        ca_verify=internal_verify,
+        on_routes=route_table.replace,
+    )
+    summariser = AccessLogSummariser(layout.access_log, database, reopen=nginx.reopen_logs, clock=clock)
+    registry = CollectorRegistry()
+    decisions = Counter(
+        "govmobile_gateway_decisions",
+        "Authorization decisions made (cache misses), by code",
+        ["code"],
+        registry=registry,
+    )
+    errors = Counter(
+        "govmobile_gateway_errors", "Control-plane requests refused or failed", ["code"], registry=registry
+    )
+    Gauge(
+        "govmobile_gateway_generation", "Data-plane configuration generation", registry=registry
+    ).set_function(lambda: controller.generation)
+    Gauge("govmobile_gateway_reloads", "nginx reloads since start", registry=registry).set_function(
+        lambda: nginx.reloads
+    )
+
+    async def keep_in_step() -> None:
+        while True:
+            await asyncio.sleep(settings.poll_interval_seconds)
+            try:
+                await run_in_threadpool(controller.sync)
+                await run_in_threadpool(nginx.ensure_running)
+            except Exception:
+                log.exception("could not bring the data plane up to date")
+
+    async def summarise() -> None:
+        while True:
+            await asyncio.sleep(settings.access_summary_seconds)
+            try:
+                await run_in_threadpool(summariser.run_once)
+            except Exception:
+                log.exception("could not summarise the access log")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(keys.current)
+        await run_in_threadpool(controller.sync)  # refuse to start without a working data plane
+        tasks = [asyncio.create_task(keep_in_step()), asyncio.create_task(summarise())]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await run_in_threadpool(summariser.run_once)
+            await run_in_threadpool(nginx.stop)
+
+    app = FastAPI(
+        title="GovMobile gateway control plane",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    harden(app, max_body_bytes=256 * 1024, on_error=lambda code: errors.labels(code=code).inc())
+    app.include_router(
+        authorization_routes(database, issuer, route_table.get, internal_secret, decisions, clock)
+    )
+    app.include_router(
+        route_routes(RouteAdministration(database, clock), BearerAuthenticator(database, clock))
+    )
+    app.include_router(operation_routes(database, registry))
+
+    @app.get("/.well-known/jwks.json", tags=["identity"])
+    def jwks() -> JSONResponse:
+        """The keys that verify identity assertions (RFC 7517)."""
+        return JSONResponse(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    app.state.controller = controller
+    app.state.nginx = nginx
+    app.state.summariser = summariser
+    app.state.keys = keys
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    settings = load_settings(GatewaySettings)
+    configure_logging(settings.log_level)
+    return create_app(settings)

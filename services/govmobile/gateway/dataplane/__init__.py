@@ -1,0 +1,1 @@
+"""The data plane: nginx's configuration, rendered from routes and settings, and the nginx process."""

@@ -1,0 +1,52 @@
+"""What the gateway reads from tables other services own (it never writes them).
+
+Services never import each other; every service may read what it needs from the one schema.
+These lightweight table clauses name only the columns the gateway reads.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
+
+_metadata = MetaData()
+
+#: The MDM's devices.
+devices = Table(
+    "device",
+    _metadata,
+    Column("id", String),
+    Column("tenant_id", String),
+    Column("person_id", String),
+    Column("state", String),
+    Column("compliant", Boolean),
+    Column("compliance_reasons", Text),
+    Column("cert_sha256", String),
+    Column("previous_cert_sha256", String),
+    Column("revision", Integer),
+)
+
+#: The MDM's per-tenant policies.
+policies = Table(
+    "policy",
+    _metadata,
+    Column("tenant_id", String),
+    Column("block_intranet_when_noncompliant", Boolean),
+)
+
+#: The CA's certificates.
+certificates = Table(
+    "certificate",
+    _metadata,
+    Column("sha256", String),
+    Column("revoked_at", DateTime),
+    Column("not_after", DateTime),
+)
+
+#: The CA's current CRL.
+crl_state = Table(
+    "crl_state",
+    _metadata,
+    Column("id", Integer),
+    Column("number", Integer),
+    Column("der", LargeBinary),
+)

@@ -1,0 +1,266 @@
+"""A real gateway on loopback: nginx from Debian's packages run by the control plane, in front of
+a CA, an MDM and a recording intranet app, all sharing one real database."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from govmobile.ca import keyfiles
+from govmobile.ca.crl import root_crl
+from govmobile.ca.hierarchy import CaLayout, IssuerKey
+from govmobile.core.database import Database
+from govmobile.gateway.app import create_app
+from govmobile.gateway.settings import GatewaySettings
+from tests.ca.conftest import Clock
+from tests.mdm.conftest import (  # noqa: F401 - the MDM's fixtures, shared with these tests
+    GATEWAY_SECRET,
+    Admin,
+    Department,
+    ca_url,
+    clock,
+    http,
+    mdm_app,
+    mdm_url,
+    new_token,
+    platform,
+    signer,
+    water,
+)
+from tests.support.devices import csr_der, facts_header, leaf_for, read_pkcs7
+from tests.support.pki import issue_server_certificate
+from tests.support.servers import free_port, serving
+from tests.support.upstreams import RecordingUpstream
+
+
+@dataclass(frozen=True)
+class GatewayTls:
+    directory: Path
+    public: tuple[Path, Path]
+    management: tuple[Path, Path]
+    client_ca: Path
+    root: Path
+    root_crl: Path
+
+
+@pytest.fixture(scope="session")
+def gateway_tls(ca_layout: CaLayout, tmp_path_factory: pytest.TempPathFactory) -> GatewayTls:
+    directory = tmp_path_factory.mktemp("gateway-tls")
+    public = issue_server_certificate(
+        ca_layout, directory, "public", ("localhost", "oa.gm.test"), ("127.0.0.1",)
+    )
+    management = issue_server_certificate(ca_layout, directory, "management", ("localhost",), ("127.0.0.1",))
+    root_cert = keyfiles.read_certificates(ca_layout.root_certificate)[0]
+    issuing = keyfiles.read_certificates(ca_layout.issuing_certificate)[0]
+    client_ca = directory / "client-ca.pem"
+    keyfiles.write_certificates(client_ca, [issuing, root_cert])
+    root_key = keyfiles.read_private_key(ca_layout.directory / "root-offline" / "root.key")
+    crl = directory / "root-crl.pem"
+    crl.write_bytes(
+        root_crl(
+            IssuerKey(root_cert, root_key, root_cert),
+            now=dt.datetime.now(dt.UTC),
+            validity=dt.timedelta(days=30),
+        )
+    )  # type: ignore[arg-type]
+    return GatewayTls(directory, public, management, client_ca, ca_layout.root_certificate, crl)
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[RecordingUpstream, str]]:
+    recorder = RecordingUpstream()
+    with serving(recorder.app()) as url:
+        yield recorder, url
+
+
+@dataclass
+class Gateway:
+    public_url: str
+    management_url: str
+    public_port: int
+    app: Any
+    tls: GatewayTls
+    settings: GatewaySettings
+
+    def client(self, cert: tuple[Path, Path] | None = None, **kwargs: Any) -> httpx.Client:
+        context = ssl.create_default_context(cafile=str(self.tls.root))
+        if cert is not None:
+            context.load_cert_chain(str(cert[0]), str(cert[1]))
+        return httpx.Client(base_url=self.public_url, verify=context, timeout=30, **kwargs)
+
+    def status_of(self, path: str, cert: tuple[Path, Path] | None = None) -> int:
+        with self.client(cert) as client:
+            return client.get(path).status_code
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> float:
+        """Poll until the condition holds; return how long it took."""
+        started = time.monotonic()
+        while not condition():
+            if time.monotonic() - started > timeout:
+                raise AssertionError("the gateway did not reach the expected state in time")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def wait_for_generation(self, after: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.app.state.controller.generation <= after:
+            if time.monotonic() > deadline:
+                raise AssertionError("the gateway did not pick up the change")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def gateway(
+    database: Database,
+    database_url: str,
+    ca_url: str,
+    mdm_url: str,
+    gateway_tls: GatewayTls,
+    tmp_path: Path,
+    clock: Clock,
+) -> Iterator[Gateway]:
+    control_port, public_port, management_port = free_port(), free_port(), free_port()
+    settings = GatewaySettings(
+        database_url=database_url,
+        listen_port=control_port,
+        public_hostname="localhost",
+        public_listen=f"127.0.0.1:{public_port}",
+        management_listen=f"127.0.0.1:{management_port}",
+        public_tls_cert=gateway_tls.public[0],
+        public_tls_key=gateway_tls.public[1],
+        management_tls_cert=gateway_tls.management[0],
+        management_tls_key=gateway_tls.management[1],
+        client_ca_file=gateway_tls.client_ca,
+        root_crl_file=gateway_tls.root_crl,
+        internal_ca_file=gateway_tls.root,
+        ca_url=ca_url,
+        mdm_url=mdm_url,
+        gateway_secret=GATEWAY_SECRET,  # type: ignore[arg-type]
+        run_dir=tmp_path / "run",
+        keys_dir=tmp_path / "keys",
+        poll_interval_seconds=0.2,
+        access_summary_seconds=3600,
+        log_to_stdout=False,
+        worker_processes="2",
+        client_timeout_seconds=3,
+    )
+    app = create_app(settings, database=database, clock=clock)
+    with serving(app, port=control_port):
+        yield Gateway(
+            f"https://localhost:{public_port}",
+            f"https://localhost:{management_port}",
+            public_port,
+            app,
+            gateway_tls,
+            settings,
+        )
+
+
+@dataclass
+class MobileDevice:
+    """A device that talks only to the gateway, with real mutual TLS."""
+
+    gateway: Gateway
+    directory: Path
+    serial_number: str
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate | None = None
+
+    @property
+    def device_id(self) -> str:
+        assert self.certificate is not None
+        return str(self.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+
+    @property
+    def cert_files(self) -> tuple[Path, Path]:
+        return self.directory / "device.crt", self.directory / "device.key"
+
+    def enroll(self, token: str) -> httpx.Response:
+        with self.gateway.client() as client:
+            response = client.post(
+                "/.well-known/est/simpleenroll",
+                content=base64.b64encode(csr_der(self.key)),
+                auth=("device", token),
+                headers={
+                    "Content-Type": "application/pkcs10",
+                    "GovMobile-Device-Facts": facts_header({"serial_number": self.serial_number}),
+                },
+            )
+        if response.status_code == 200:
+            self.certificate = leaf_for(self.key, read_pkcs7(response.content))
+            keyfiles.write_certificates(self.cert_files[0], [self.certificate])
+            keyfiles.write_private_key(self.cert_files[1], self.key)
+        return response
+
+    def client(self) -> httpx.Client:
+        return self.gateway.client(self.cert_files)
+
+    def checkin(
+        self, posture: dict[str, Any] | None = None, results: list[dict[str, Any]] | None = None
+    ) -> httpx.Response:
+        from tests.support.devices import GOOD_POSTURE
+
+        with self.client() as client:
+            return client.post(
+                "/api/v1/device/checkin", json={"posture": posture or GOOD_POSTURE, "results": results or []}
+            )
+
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+
+@pytest.fixture
+def mobile(gateway: Gateway, platform: Admin, water: Department, tmp_path: Path) -> MobileDevice:
+    """A device enrolled through the gateway, checked in once (active, compliant)."""
+    device = MobileDevice(gateway, tmp_path, "SN-GW-0001", ec.generate_private_key(ec.SECP256R1()))
+    response = device.enroll(new_token(platform, water, group_id=water.group_id))
+    assert response.status_code == 200, response.text
+    assert device.checkin().json()["device"]["state"] == "active"
+    return device
+
+
+@pytest.fixture
+def management(gateway: Gateway, platform: Admin) -> Iterator[Admin]:
+    """The platform admin, through the gateway's management listener."""
+    context = ssl.create_default_context(cafile=str(gateway.tls.root))
+    with httpx.Client(base_url=gateway.management_url, verify=context, timeout=30) as client:
+        yield Admin(client, platform.token)
+
+
+@pytest.fixture
+def oa_route(
+    management: Admin, water: Department, upstream: tuple[RecordingUpstream, str], gateway: Gateway
+) -> dict[str, Any]:
+    """The office app route, admitting the water department's field staff."""
+    before = gateway.app.state.controller.generation
+    route: dict[str, Any] = management.ok(
+        "POST",
+        "/api/v1/routes",
+        json={
+            "name": "oa",
+            "upstream_url": upstream[1],
+            "allowed_tenants": [water.tenant_id],
+            "allowed_groups": ["field-staff"],
+            "identity_mode": "assertion_and_headers",
+            "websocket": True,
+            "rate_limit": 50,
+        },
+    )
+    gateway.wait_for_generation(before)
+    # nginx reloads asynchronously: the route is live once its location answers (401 without a certificate).
+    gateway.wait_until(lambda: gateway.status_of("/apps/oa/") == 401)
+    return route
