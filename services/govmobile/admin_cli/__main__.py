@@ -1,0 +1,3 @@
+from govmobile.admin_cli.main import main
+
+main()

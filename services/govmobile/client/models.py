@@ -1,0 +1,336 @@
+"""What the admin API answers, as the client's own types.
+
+These mirror the services' public shapes without importing them (STYLE rule 4): the client
+depends on the API's JSON, never on a service's code. Unknown fields are ignored, so a newer
+server that adds a field does not break an older client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Role(enum.StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    TENANT_ADMIN = "tenant_admin"
+    AUDITOR = "auditor"
+
+
+class TokenKind(enum.StrEnum):
+    SESSION = "session"
+    API = "api"
+
+
+class DeviceState(enum.StrEnum):
+    ENROLLED = "enrolled"
+    ACTIVE = "active"
+    LOCKED = "locked"
+    LOST = "lost"
+    WIPED = "wiped"
+    RETIRED = "retired"
+
+
+class CommandType(enum.StrEnum):
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    WIPE = "wipe"
+    SELECTIVE_WIPE = "selective_wipe"
+    LOCATE = "locate"
+    LOST_MODE_ON = "lost_mode_on"
+    LOST_MODE_OFF = "lost_mode_off"
+    MESSAGE = "message"
+    INSTALL_APP = "install_app"
+    REMOVE_APP = "remove_app"
+    RENEW_CERTIFICATE = "renew_certificate"
+    REFRESH_POLICY = "refresh_policy"
+
+
+class CommandState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    ERROR = "error"
+    NOT_NOW = "not_now"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+class CertificateStatus(enum.StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+ItemT = TypeVar("ItemT")
+CursorT = TypeVar("CursorT")
+
+
+class Page(ApiModel, Generic[ItemT, CursorT]):
+    """One page of a cursor list; pass ``next_cursor`` back for the next one (None: last page)."""
+
+    items: list[ItemT]
+    next_cursor: CursorT | None
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+class IssuedToken(ApiModel):
+    """A bearer token from a login or for automation; ``token`` is shown only once."""
+
+    token: str
+    id: str
+    kind: TokenKind
+    expires_at: dt.datetime
+
+
+class Me(ApiModel):
+    account_id: str
+    username: str
+    role: Role
+    tenant_id: str | None
+
+
+class ApiToken(ApiModel):
+    id: str
+    account_id: str
+    kind: TokenKind
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class AdminAccount(ApiModel):
+    id: str
+    username: str
+    role: Role
+    tenant_id: str | None
+    disabled: bool
+    totp_enabled: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+class TotpStarted(ApiModel):
+    provisioning_uri: str
+
+
+# -- tenants, people and groups ------------------------------------------------------------
+
+
+class Tenant(ApiModel):
+    id: str
+    slug: str
+    name: str
+    max_devices: int | None
+    created_at: dt.datetime
+
+
+class Person(ApiModel):
+    id: str
+    tenant_id: str
+    username: str
+    display_name: str
+    email: str | None
+    disabled: bool
+    created_at: dt.datetime
+
+
+class Group(ApiModel):
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    created_at: dt.datetime
+    member_count: int
+
+
+class PersonDetail(Person):
+    groups: list[Group]
+
+
+class GroupDetail(Group):
+    members: list[Person]
+
+
+# -- enrollment, devices, commands, policies -----------------------------------------------
+
+
+class IssuedEnrollmentToken(ApiModel):
+    """A new enrollment token; ``token`` and ``qr_payload`` are shown only in this answer."""
+
+    id: str
+    token: str
+    qr_payload: str
+    expires_at: dt.datetime
+    max_uses: int
+
+
+class EnrollmentToken(ApiModel):
+    id: str
+    tenant_id: str
+    person_id: str
+    group_id: str | None
+    max_uses: int
+    uses: int
+    created_at: dt.datetime
+    created_by: str
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    #: active, used, expired or revoked
+    status: str
+
+
+class Device(ApiModel):
+    id: str
+    tenant_id: str
+    person_id: str
+    serial_number: str
+    model: str
+    os_name: str
+    os_version: str
+    hardware_ids: dict[str, str]
+    state: DeviceState
+    compliant: bool | None
+    compliance_reasons: list[str]
+    noncompliant_since: dt.datetime | None
+    lost_mode: bool
+    lock_message: str | None
+    last_location: dict[str, Any] | None
+    enrolled_at: dt.datetime
+    last_seen_at: dt.datetime | None
+    cert_serial: str | None
+    cert_not_after: dt.datetime | None
+    work_container_wiped_at: dt.datetime | None
+
+
+class DeviceEvent(ApiModel):
+    at: dt.datetime
+    actor: str
+    change: str
+    details: dict[str, Any]
+
+
+class Checkin(ApiModel):
+    at: dt.datetime
+    compliant: bool
+    reasons: list[str]
+    posture: dict[str, Any]
+
+
+class DeviceDetail(Device):
+    #: Open commands, kept apart from the state the device has confirmed.
+    pending_actions: list[str]
+    history: list[DeviceEvent]
+    recent_checkins: list[Checkin]
+
+
+class CommandResult(ApiModel):
+    status: str
+    received_at: dt.datetime
+    result: dict[str, Any]
+
+
+class Command(ApiModel):
+    id: str
+    device_id: str
+    tenant_id: str
+    type: CommandType
+    payload: dict[str, Any]
+    state: CommandState
+    priority: int
+    created_at: dt.datetime
+    created_by: str
+    deadline: dt.datetime
+    sent_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    closed_reason: str | None
+    bulk_id: str | None
+    result: CommandResult | None = None
+
+
+class BulkOutcome(ApiModel):
+    """A bulk command's preview (``sent`` false) or its sending."""
+
+    count: int
+    bulk_id: str | None
+    sent: bool
+
+
+class Policy(ApiModel):
+    tenant_id: str
+    min_os_version: str | None
+    require_encryption: bool
+    require_passcode: bool
+    forbid_rooted: bool
+    admitted_apps_only: bool
+    admitted_apps: list[str]
+    max_offline_hours: int | None
+    block_intranet_when_noncompliant: bool
+    lock_after_noncompliant_days: int | None
+    checkin_interval_seconds: int
+    #: 0 while the tenant runs on the defaults and never set a policy.
+    version: int
+    updated_at: dt.datetime
+    updated_by: str
+
+
+# -- audit and certificates ----------------------------------------------------------------
+
+
+class AuditEvent(ApiModel):
+    id: int
+    occurred_at: dt.datetime
+    actor: str
+    tenant_id: str | None
+    action: str
+    target: str
+    details: dict[str, Any]
+    hash: str
+
+
+class AuditVerification(ApiModel):
+    ok: bool
+    events_checked: int
+    first_broken_id: int | None
+    reason: str
+
+
+class Certificate(ApiModel):
+    serial: str
+    profile: str
+    subject: str
+    common_name: str
+    device_id: str | None
+    tenant_id: str | None
+    sha256: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    issued_at: dt.datetime
+    status: CertificateStatus
+    revoked_at: dt.datetime | None
+    revocation_reason: str | None
+    renewed_from: str | None
+    pem: str
+
+
+class Revocation(ApiModel):
+    serial: str
+    revoked_at: dt.datetime
+    reason: str
+    crl_number: int
+
+
+DevicePage = Page[Device, str]
+AuditPage = Page[AuditEvent, int]
+CertificatePage = Page[Certificate, str]

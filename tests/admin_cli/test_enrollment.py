@@ -1,0 +1,79 @@
+"""token create draws a QR code of a token that really enrolls a device."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import segno
+
+from tests.admin_cli.conftest import Admin, table_rows
+from tests.mdm.conftest import Department
+from tests.support.devices import ScriptedDevice
+
+#: What each half-block character says about its two rows of modules: (top light, bottom light).
+_HALVES = {"█": (True, True), "▀": (True, False), "▄": (False, True), " ": (False, False)}
+
+
+def printed_qr(output: str) -> list[list[bool]]:
+    """The dark modules of the QR code drawn in ``output``, border included."""
+    lines = [line for line in output.splitlines() if line and set(line) <= set(_HALVES) and "█" in line]
+    rows: list[list[bool]] = []
+    for line in lines:
+        halves = [_HALVES[char] for char in line]
+        rows.append([not top for top, _ in halves])
+        rows.append([not bottom for _, bottom in halves])
+    return rows
+
+
+def field(output: str, label: str) -> str:
+    prefix = f"{label}:"
+    line = next(line for line in output.splitlines() if line.startswith(prefix))
+    return line.removeprefix(prefix).strip()
+
+
+def test_token_create_prints_a_qr_code_of_a_token_that_enrolls(
+    admin: Admin, water: Department, device_factory: Callable[..., ScriptedDevice]
+) -> None:
+    out = admin.ok(
+        "token", "create", "--tenant", "water", "--person", "water-inspector", "--group", "field-staff"
+    )
+    token = field(out, "token")
+    payload = field(out, "qr payload")
+    assert parse_qs(urlsplit(payload).query)["token"] == [token]
+    assert field(out, "person") == "water-inspector (Field Inspector)"
+    # the code on screen is the code of that payload, light border and all
+    expected = segno.make(payload, error="m").matrix
+    drawn = printed_qr(out)
+    border = 2
+    inner = [row[border : border + len(expected)] for row in drawn[border : border + len(expected)]]
+    assert inner == [[bool(module) for module in row] for row in expected]
+    # and the token enrolls exactly one device
+    tablet = device_factory()
+    assert tablet.enroll(token).status_code == 200
+    assert device_factory().enroll(token).status_code == 401
+    listed = admin.json("token", "list", "--tenant", "water")
+    assert [(t["status"], t["group_id"]) for t in listed] == [("used", water.group_id)]
+    shown = admin.json("device", "show", tablet.device_id)
+    assert shown["person_id"] == water.person_id
+
+
+def test_token_options_json_and_revoke(
+    admin: Admin, water: Department, device_factory: Callable[..., ScriptedDevice]
+) -> None:
+    issued = admin.json(
+        "token", "create", "-t", water.tenant_id, "-p", water.person_id, "--uses", "2", "--ttl-hours", "1"
+    )
+    assert issued["max_uses"] == 2
+    plain = admin.ok("token", "create", "-t", "water", "-p", "water-inspector", "--no-qr")
+    assert "█" not in plain
+    rows = table_rows(admin.ok("token", "list"))
+    assert sorted(r["USES"] for r in rows) == ["0/1", "0/2"]
+    assert admin.json("token", "revoke", issued["id"])["status"] == "revoked"
+    assert "status:     revoked" in admin.ok("token", "show", issued["id"])
+    refused = device_factory().enroll(issued["token"])
+    assert refused.status_code == 401
+    assert (
+        admin.refused("token", "create", "-t", "water", "-p", "nobody") == "no person 'nobody' in this tenant"
+    )
+    assert admin.refused("token", "create", "-t", "roads", "-p", "x") == "no tenant 'roads'"

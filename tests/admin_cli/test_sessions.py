@@ -1,0 +1,169 @@
+"""login, logout, whoami, the stored session and the environment overrides."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+
+import pyotp
+import pytest
+
+from govmobile.client import GovMobileClient
+from govmobile.client.errors import Unauthenticated
+from tests.admin_cli.conftest import Admin
+from tests.client.conftest import Login, make_login
+from tests.client.management import Appliance
+from tests.mdm.conftest import Admin as ApiAdmin
+from tests.mdm.conftest import Department
+
+
+def test_a_wrong_password_is_one_clear_line_and_stores_nothing(
+    terminal: Admin, appliance: Appliance, operator: Login
+) -> None:
+    message = terminal.refused(
+        "login",
+        "--server",
+        appliance.url,
+        "--ca-file",
+        str(appliance.ca_file),
+        "-u",
+        operator.username,
+        "--password-stdin",
+        input="wrong password\n",
+    )
+    assert message == "invalid username, password or one-time code"
+    assert not terminal.config_file.exists()
+
+
+def test_login_keeps_the_session_privately_and_logout_ends_it(
+    terminal: Admin, appliance: Appliance, operator: Login
+) -> None:
+    said = terminal.login(appliance, operator)
+    assert said.startswith(f"logged in to {appliance.url} as ops-lead (platform_admin); the session ends ")
+    assert stat.S_IMODE(terminal.config_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(terminal.config_file.parent.stat().st_mode) == 0o700
+    stored = json.loads(terminal.config_file.read_text())
+    assert stored["server"] == appliance.url
+    assert stored["ca_file"] == str(appliance.ca_file.resolve())
+    token = stored["token"]
+    me = terminal.json("whoami")
+    assert (me["username"], me["role"], me["token_source"], me["server"]) == (
+        "ops-lead",
+        "platform_admin",
+        "login",
+        appliance.url,
+    )
+    assert "role:         platform_admin" in terminal.ok("whoami")
+    assert terminal.ok("logout") == f"logged out of {appliance.url}\n"
+    assert "token" not in json.loads(terminal.config_file.read_text())
+    with (
+        GovMobileClient(appliance.url, token=token, ca_file=appliance.ca_file) as client,
+        pytest.raises(Unauthenticated),
+    ):
+        client.auth.me()  # the server refuses the old session
+    assert terminal.ok("logout") == "not logged in\n"
+    assert terminal.refused("device", "list").startswith(
+        f"not logged in to {appliance.url}: run `govmobile-admin login`"
+    )
+
+
+def test_login_asks_for_what_is_missing_without_echoing_the_password(
+    terminal: Admin, appliance: Appliance, operator: Login
+) -> None:
+    result = terminal.run(
+        "login",
+        "--server",
+        appliance.url,
+        "--ca-file",
+        str(appliance.ca_file),
+        input=f"ops-lead\n{operator.password}\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Username" in result.stderr
+    assert "Password" in result.stderr
+    assert operator.password not in result.output
+
+
+def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login) -> None:
+    with GovMobileClient(appliance.url, ca_file=appliance.ca_file) as client:
+        client.auth.login(operator.username, operator.password)
+        secret = pyotp.parse_uri(client.auth.start_totp().provisioning_uri).secret
+        client.auth.confirm_totp(pyotp.TOTP(secret).now())
+    base = ["login", "--server", appliance.url, "--ca-file", str(appliance.ca_file), "-u", "ops-lead"]
+    assert terminal.refused(*base, "--password-stdin", input=operator.password + "\n").startswith("invalid")
+    code = pyotp.TOTP(secret).now()
+    terminal.ok(*base, "--password-stdin", "--totp-code", code, input=operator.password + "\n")
+    terminal.ok(*base, "--totp", input=f"{operator.password}\n{pyotp.TOTP(secret).now()}\n")
+
+
+def test_scripts_use_an_api_token_from_the_environment(admin: Admin, appliance: Appliance) -> None:
+    issued = admin.json("api-token", "create", "nightly", "--ttl-days", "1")
+    script = Admin(admin.config_file.with_name("nobody.json"))
+    script.env = {
+        "GOVMOBILE_ADMIN_SERVER": appliance.url,
+        "GOVMOBILE_ADMIN_CA_FILE": str(appliance.ca_file),
+        "GOVMOBILE_ADMIN_TOKEN": issued["token"],
+    }
+    assert script.json("whoami")["token_source"] == "environment"
+    assert "logout ends only sessions" in script.refused("logout")
+    tokens = {t["id"]: t for t in admin.json("api-token", "list")}
+    assert tokens[issued["id"]]["name"] == "nightly"
+    assert admin.ok("api-token", "revoke", issued["id"]).startswith(f"revoked token {issued['id']} (nightly)")
+    assert script.refused("whoami") == "the bearer token is invalid, expired or revoked; log in again"
+
+
+def test_the_stored_session_never_goes_to_another_server(admin: Admin) -> None:
+    elsewhere = {"GOVMOBILE_ADMIN_SERVER": "https://127.0.0.2:8443"}
+    result = admin.run("device", "list", env=elsewhere)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: not logged in to https://127.0.0.2:8443: run `govmobile-admin login`, "
+        "or set GOVMOBILE_ADMIN_TOKEN to an API token\n"
+    )
+
+
+def test_an_unreachable_server_exits_1_with_its_address(terminal: Admin) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"https://127.0.0.1:{port}"
+    message = terminal.refused(
+        "login", "--server", url, "-u", "x", "--password-stdin", input="pw\n", exit_code=1
+    )
+    assert message.startswith(f"cannot reach {url}: ")
+    terminal.env = {"GOVMOBILE_ADMIN_SERVER": url, "GOVMOBILE_ADMIN_TOKEN": "gmt_x"}
+    assert terminal.refused("device", "list", exit_code=1).startswith(f"cannot reach {url}")
+
+
+def test_an_untrusted_server_names_the_ca_file_option(
+    terminal: Admin, appliance: Appliance, operator: Login
+) -> None:
+    message = terminal.refused(
+        "login",
+        "--server",
+        appliance.url,
+        "-u",
+        "ops-lead",
+        "--password-stdin",
+        input=operator.password + "\n",
+        exit_code=1,
+    )
+    assert "TLS certificate is not trusted" in message
+    assert "--ca-file" in message
+
+
+def test_a_config_file_others_can_read_is_reported(admin: Admin) -> None:
+    admin.config_file.chmod(0o644)
+    result = admin.run("whoami")
+    assert result.exit_code == 0
+    assert f"warning: {admin.config_file} holds a session token and others can read it" in result.stderr
+
+
+def test_a_tenant_admin_sees_its_own_tenant(
+    terminal: Admin, appliance: Appliance, platform: ApiAdmin, water: Department
+) -> None:
+    lead = make_login(platform, "tenant_admin", water.tenant_id)
+    terminal.login(appliance, lead)
+    me = terminal.json("whoami")
+    assert (me["role"], me["tenant_id"], me["tenant_slug"]) == ("tenant_admin", water.tenant_id, "water")
