@@ -1,0 +1,3 @@
+from govmobile_device.cli import main
+
+raise SystemExit(main())

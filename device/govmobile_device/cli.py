@@ -1,0 +1,558 @@
+"""``govmobile-device``: the device agent's command line (docs/device-agent.md).
+
+Configuration is read here and only here (options, then ``GOVMOBILE_DEVICE_*`` environment
+variables) and handed to constructors. Every failure the agent knows about is printed as one
+line on stderr with its exit code (errors.py); a bug prints a short note instead of a traceback
+unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from govmobile_device import __version__, pki
+from govmobile_device.agent import Agent, Backoff, utcnow
+from govmobile_device.apps import PortalNotAvailable
+from govmobile_device.crypto import Cipher
+from govmobile_device.enrollment import (
+    EnrollmentOffer,
+    fetch_trusted_root,
+    parse_qr,
+    request_certificate,
+)
+from govmobile_device.errors import AgentError, AlreadyEnrolled, DeviceWiped, NotEnrolled, UsageError
+from govmobile_device.files import private_directory
+from govmobile_device.gateway import Gateway, check_server_url
+from govmobile_device.keystore import PASSPHRASE_ENV, describe
+from govmobile_device.profile import ProfileFile
+from govmobile_device.protocol import CheckinResponse
+from govmobile_device.simulator import SimulationConfig, run_simulation
+from govmobile_device.state import AgentState, FileStore
+
+STATE_ENV = "GOVMOBILE_DEVICE_STATE"
+PROFILE_ENV = "GOVMOBILE_DEVICE_PROFILE"
+ADMIN_TOKEN_ENV = "GOVMOBILE_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a secret
+ADMIN_PASSWORD_ENV = "GOVMOBILE_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+DEFAULT_STATE = Path.home() / ".local" / "share" / "govmobile-device"
+
+T = TypeVar("T")
+Clock = Callable[[], dt.datetime]
+
+
+class Runtime:
+    """What every command needs: where the state is, the clock, how to report progress."""
+
+    def __init__(self, args: argparse.Namespace, environ: dict[str, str], clock: Clock) -> None:
+        self.args = args
+        self.environ = environ
+        self.clock = clock
+        self.state_dir = Path(args.state or environ.get(STATE_ENV) or DEFAULT_STATE).expanduser()
+        profile = args.profile or environ.get(PROFILE_ENV)
+        self.profile_path = Path(profile).expanduser() if profile else self.state_dir / "profile.json"
+        self.passphrase = environ.get(PASSPHRASE_ENV) or None
+        self.timeout: float = args.timeout
+
+    def store(self) -> FileStore:
+        return FileStore(self.state_dir, passphrase=self.passphrase)
+
+    def profile(self) -> ProfileFile:
+        return ProfileFile(self.profile_path)
+
+    def agent(self, store: FileStore, **options: Any) -> Agent:
+        timeout = self.timeout
+        return Agent(
+            store,
+            self.profile(),
+            clock=self.clock,
+            connect=lambda identity: Gateway.mutual(identity, timeout=timeout),
+            log=self.log,
+            **options,
+        )
+
+    def log(self, text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
+def run_async(work: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await work()
+
+    return asyncio.run(main())
+
+
+async def _with_agent(agent: Agent, work: Callable[[Agent], Awaitable[T]]) -> T:
+    try:
+        return await work(agent)
+    finally:
+        await agent.aclose()
+
+
+# -- enroll ------------------------------------------------------------------------------------
+
+
+def enroll(rt: Runtime) -> int:
+    args = rt.args
+    offer = _offer(args)
+    store = rt.store()
+    if store.wipe_pending() is not None:
+        with contextlib.suppress(DeviceWiped, AgentError):
+            run_async(lambda: _with_agent(rt.agent(store), lambda a: a.finish_pending_wipe()))
+    if store.is_enrolled() and not args.force:
+        raise AlreadyEnrolled(
+            f"a device is already enrolled in {rt.state_dir}; use --force to enroll it again (its government "
+            "files are kept if its keys are usable)"
+        )
+    private_directory(rt.state_dir)
+    profile = rt.profile().create_if_missing()
+
+    async def enroll_now() -> tuple[Any, Any]:
+        root = await fetch_trusted_root(
+            offer.server, offer.ca_sha256, insecure_first_use=args.insecure_first_use, timeout=rt.timeout
+        )
+        async with Gateway.pinned(offer.server, root, timeout=rt.timeout) as gateway:
+            return root, await request_certificate(gateway, root, offer.token, profile, now=rt.clock())
+
+    root, identity = run_async(enroll_now)
+    if offer.ca_sha256 is None:
+        print(
+            f"WARNING: trusted the server's CA on first use without checking it: SHA-256 {pki.fingerprint(root)}. "
+            "Compare it with the fingerprint your IT department publishes.",
+            file=sys.stderr,
+        )
+    keystore = store.prepare_keystore(Cipher(args.cipher))
+    store.save_identity(identity)
+    store.save_state(AgentState())
+    print(f"enrolled as device {identity.device_id} (tenant {identity.tenant_id}) with {identity.server}")
+    print(
+        f"certificate valid until {identity.not_after:%Y-%m-%d %H:%M} UTC; renews after {identity.renew_after:%Y-%m-%d %H:%M} UTC"
+    )
+    print(f"private key sealed with {keystore.cipher.value} ({keystore.protection}) in {rt.state_dir}")
+    print(f"device profile: {rt.profile_path}")
+    return 0
+
+
+def _offer(args: argparse.Namespace) -> EnrollmentOffer:
+    pin = pki.normalise_fingerprint(args.ca_fingerprint) if args.ca_fingerprint else None
+    if args.qr:
+        if args.server or args.token:
+            raise UsageError("give either --qr, or --server and --token, not both")
+        offer = parse_qr(args.qr)
+        if pin is not None and offer.ca_sha256 is not None and pin != offer.ca_sha256:
+            raise UsageError(
+                "--ca-fingerprint differs from the fingerprint in the QR code; which one is right?"
+            )
+        return EnrollmentOffer(offer.server, offer.token, offer.ca_sha256 or pin)
+    if not args.server or not args.token:
+        raise UsageError("enroll needs --server and --token (or --qr with the enrollment code)")
+    return EnrollmentOffer(check_server_url(args.server), args.token, pin)
+
+
+# -- check-in and run -------------------------------------------------------------------------
+
+
+def checkin(rt: Runtime) -> int:
+    store = rt.store()
+    response = run_async(lambda: _with_agent(rt.agent(store), lambda a: a.check_in()))
+    if rt.args.json:
+        print(response.model_dump_json(indent=2))
+    else:
+        print(_summary(response))
+    return 0
+
+
+def _summary(response: CheckinResponse) -> str:
+    device = response.device
+    lines = [
+        f"checked in as {device.id}: {device.state}, {'compliant' if device.compliant else 'NOT compliant'}"
+    ]
+    lines += [f"  not compliant: {reason}" for reason in device.reasons]
+    lines.append(
+        f"  next check-in in {response.next_checkin_seconds} s (policy version {response.policy.version})"
+    )
+    return "\n".join(lines)
+
+
+def run(rt: Runtime) -> int:
+    store = rt.store()
+    agent = rt.agent(
+        store,
+        wait_timeout=rt.args.wait_timeout,
+        backoff=Backoff(base=rt.args.backoff_base, cap=rt.args.backoff_cap),
+    )
+
+    async def forever() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        if rt.args.for_seconds:
+            loop.call_later(rt.args.for_seconds, stop.set)
+        rt.log(f"agent {__version__} running for {agent.identity().device_id}; Ctrl-C stops it")
+        try:
+            await agent.run(stop, heartbeat=rt.args.heartbeat)
+        finally:
+            await agent.aclose()
+
+    run_async(forever)
+    rt.log("stopped")
+    return 0
+
+
+# -- status, unenroll -------------------------------------------------------------------------
+
+
+def status(rt: Runtime) -> int:
+    store = rt.store()
+    if store.wipe_pending() is not None:
+        run_async(lambda: _with_agent(rt.agent(store), lambda a: a.finish_pending_wipe()))
+    server, certificate = store.load_certificate()
+    state = store.load_state()
+    files: int | str
+    try:
+        files = len(store.container().list_files())
+    except AgentError as error:
+        files = f"unavailable ({error.message})"
+    report: dict[str, Any] = {
+        "device_id": pki.common_name(certificate),
+        "tenant_id": pki.organisational_unit(certificate),
+        "server": server,
+        "certificate_sha256": pki.fingerprint(certificate),
+        "certificate_not_after": certificate.not_valid_after_utc.isoformat(),
+        "keys": describe(rt.state_dir / "keystore"),
+        "server_view": state.server_view.model_dump(mode="json") if state.server_view else None,
+        "last_checkin_at": state.last_checkin_at.isoformat() if state.last_checkin_at else None,
+        "locked": state.locked,
+        "lock_message": state.lock_message,
+        "lock_phone": state.lock_phone,
+        "lost_mode": state.lost_mode,
+        "lost_message": state.lost_message,
+        "messages": [m.model_dump(mode="json") for m in state.messages],
+        "pending_installs": [p.model_dump(mode="json") for p in state.pending_installs],
+        "undelivered_results": len(state.pending_results),
+        "work_container_files": files,
+        "profile": str(rt.profile_path),
+    }
+    if rt.args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(_status_text(report))
+    if rt.args.qr:
+        _show_qr(f"govmobile:device?id={report['device_id']}&cert_sha256={report['certificate_sha256']}")
+    return 0
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    view = report["server_view"] or {}
+    keys = report["keys"]
+    lines = [
+        f"device          {report['device_id']} (tenant {report['tenant_id']})",
+        f"server          {report['server']}",
+        f"certificate     valid until {report['certificate_not_after']}",
+        f"keys            {keys.get('cipher', '?')}, protected by {keys.get('protection', '?')}",
+        f"last check-in   {report['last_checkin_at'] or 'never'}",
+    ]
+    if view:
+        compliance = (
+            "compliant" if view.get("compliant") else "NOT compliant: " + "; ".join(view.get("reasons", []))
+        )
+        lines.append(f"server says     {view.get('state')}, {compliance}")
+    if report["locked"]:
+        contact = f" (call {report['lock_phone']})" if report["lock_phone"] else ""
+        lines.append(f"LOCKED          {report['lock_message'] or 'by the administrator'}{contact}")
+    else:
+        lines.append("locked          no")
+    if report["lost_mode"]:
+        lines.append(
+            f"LOST MODE       {report['lost_message'] or ''} — location is reported at every check-in"
+        )
+    lines.append(f"work container  {report['work_container_files']} file(s)")
+    lines.append(f"undelivered     {report['undelivered_results']} command result(s)")
+    for install in report["pending_installs"]:
+        lines.append(f"pending install {install['app_id']} (waiting for the app portal)")
+    if report["messages"]:
+        lines.append("messages:")
+        lines += [f"  {m['at']}  {m['text']}" for m in report["messages"]]
+    return "\n".join(lines)
+
+
+def _show_qr(payload: str) -> None:
+    try:
+        import segno  # optional: pip install 'govmobile-device[qr]'
+    except ImportError:
+        raise UsageError("showing a QR code needs segno: pip install 'govmobile-device[qr]'") from None
+    segno.make(payload, error="m").terminal(compact=True)
+
+
+def unenroll(rt: Runtime) -> int:
+    store = rt.store()
+    if not store.is_enrolled():
+        raise NotEnrolled(f"no device is enrolled in {rt.state_dir}")
+    if not rt.args.yes:
+        raise UsageError(
+            "unenroll destroys this device's keys, certificate, government files and agent state; "
+            "add --yes to do it"
+        )
+    store.destroy_all()
+    print(
+        f"unenrolled: keys, certificate, work container and state in {rt.state_dir} are destroyed. "
+        "The appliance is not told (the protocol has no device-side unenrollment): ask your administrator "
+        "to retire the device"
+    )
+    return 0
+
+
+# -- apps (seams for the portal and gateway issues) ----------------------------------------
+
+
+def apps(rt: Runtime) -> int:
+    rt.store().load_state()  # enrolled and readable
+    entries = run_async(PortalNotAvailable().catalogue)
+    for entry in entries:  # pragma: no cover - the portal issue fills this in
+        print(f"{entry.app_id}\t{entry.version}\t{'required' if entry.required else 'available'}")
+    return 0
+
+
+def install(rt: Runtime) -> int:
+    store = rt.store()
+    rt.agent(store).require_unlocked()
+    run_async(lambda: PortalNotAvailable().install(rt.args.app, None))
+    return 0  # pragma: no cover - the portal issue fills this in
+
+
+def open_app(rt: Runtime) -> int:
+    """An intranet app through the gateway (``/apps/<route>/...``), with the device's certificate."""
+    store = rt.store()
+    agent = rt.agent(store)
+    agent.require_unlocked()
+    path = rt.args.path.lstrip("/")
+    path = path if path.startswith("apps/") else f"apps/{path}"
+    response = run_async(lambda: _with_agent(agent, lambda a: a.gateway().get(f"/{path}")))
+    if rt.args.output:
+        Path(rt.args.output).write_bytes(response.content)
+        print(f"saved {len(response.content)} bytes from /{path} to {rt.args.output}")
+    else:
+        sys.stdout.buffer.write(response.content)
+        sys.stdout.flush()
+    return 0
+
+
+# -- files (the work container) ----------------------------------------------------------------
+
+
+def files(rt: Runtime) -> int:
+    store = rt.store()
+    rt.agent(store).require_unlocked()
+    container = store.container()
+    action = rt.args.files_action
+    if action == "put":
+        source = rt.args.source
+        data = sys.stdin.buffer.read() if source in (None, "-") else _read_file(Path(source))
+        stored = container.put(rt.args.name, data, now=rt.clock())
+        print(
+            f"stored {stored.name} ({stored.size} bytes, sha256 {stored.sha256[:16]}…) in the work container"
+        )
+    elif action == "get":
+        data = container.get(rt.args.name)
+        if rt.args.output:
+            Path(rt.args.output).write_bytes(data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+    else:
+        listing = container.list_files()
+        if rt.args.json:
+            print(json.dumps([f.__dict__ for f in listing], indent=2))
+        else:
+            for stored in listing:
+                print(f"{stored.size:>10}  {stored.stored_at}  {stored.name}")
+    return 0
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+# -- simulate ----------------------------------------------------------------------------------
+
+
+def simulate(rt: Runtime) -> int:
+    args = rt.args
+    if args.devices < 1 or args.rate <= 0 or args.duration <= 0:
+        raise UsageError("--devices, --rate and --duration must be positive")
+    verify: ssl.SSLContext | bool = True
+    if args.admin_ca_file:
+        verify = ssl.create_default_context(cafile=args.admin_ca_file)
+    config = SimulationConfig(
+        server=check_server_url(args.server),
+        devices=args.devices,
+        rate=args.rate,
+        duration=args.duration,
+        admin_url=args.admin_url or args.server,
+        admin_token=args.admin_token or rt.environ.get(ADMIN_TOKEN_ENV) or None,
+        admin_username=args.admin_user,
+        admin_password=rt.environ.get(ADMIN_PASSWORD_ENV) or None,
+        admin_verify=verify,
+        tenant=args.tenant,
+        person=args.person,
+        ca_fingerprint=pki.normalise_fingerprint(args.ca_fingerprint) if args.ca_fingerprint else None,
+        enroll_concurrency=args.enroll_concurrency,
+        max_in_flight=args.max_in_flight,
+        commands=args.commands,
+        timeout=rt.timeout,
+    )
+    report = run_simulation(config, log=rt.log)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="govmobile-device",
+        description="GovMobile device agent: enroll, check in, obey the MDM, keep government data encrypted.",
+    )
+    parser.add_argument("--version", action="version", version=f"govmobile-device {__version__}")
+    parser.add_argument("--state", help=f"state directory (default: ${STATE_ENV} or {DEFAULT_STATE})")
+    parser.add_argument(
+        "--profile", help=f"device profile file (default: ${PROFILE_ENV} or STATE/profile.json)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("enroll", help="enroll this device with an enrollment token")
+    p.add_argument("--server", help="the gateway's public address, https://...")
+    p.add_argument("--token", help="the one-time enrollment token")
+    p.add_argument("--ca-fingerprint", help="SHA-256 of the appliance's root CA, to pin")
+    p.add_argument(
+        "--qr", help="the enrollment QR code's text: govmobile:enroll?server=..&ca_sha256=..&token=.."
+    )
+    p.add_argument(
+        "--insecure-first-use",
+        action="store_true",
+        help="trust the server's CA without a fingerprint (labs only)",
+    )
+    p.add_argument(
+        "--cipher",
+        choices=[c.value for c in Cipher],
+        default=Cipher.AES_256_GCM.value,
+        help="encryption at rest (default aes-256-gcm)",
+    )
+    p.add_argument("--force", action="store_true", help="enroll again although a device is enrolled here")
+    p.set_defaults(handler=enroll)
+
+    p = commands.add_parser("checkin", help="check in once (and carry out every queued command)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=checkin)
+
+    p = commands.add_parser("run", help="stay in touch: wake-ups, heartbeat, renewal")
+    p.add_argument(
+        "--heartbeat", type=float, help="seconds between check-ins (default: the policy's interval)"
+    )
+    p.add_argument(
+        "--wait-timeout", type=float, default=55.0, help="long-poll timeout in seconds (default 55)"
+    )
+    p.add_argument("--backoff-base", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--backoff-cap", type=float, default=300.0, help=argparse.SUPPRESS)
+    p.add_argument("--for-seconds", type=float, help="stop after this many seconds (tests and demos)")
+    p.set_defaults(handler=run)
+
+    p = commands.add_parser("status", help="what the device knows: identity, lock, messages, last check-in")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--qr", action="store_true", help="also show the device id as a QR code for the IT desk")
+    p.set_defaults(handler=status)
+
+    p = commands.add_parser("unenroll", help="destroy this device's keys, certificate and government data")
+    p.add_argument("--yes", action="store_true", help="really do it")
+    p.set_defaults(handler=unenroll)
+
+    p = commands.add_parser("apps", help="the government apps assigned to this device (app portal)")
+    p.set_defaults(handler=apps)
+
+    p = commands.add_parser("install", help="install a government app from the app portal")
+    p.add_argument("app")
+    p.set_defaults(handler=install)
+
+    p = commands.add_parser("open", help="open an intranet app through the gateway (/apps/PATH)")
+    p.add_argument("path")
+    p.add_argument("-o", "--output", help="save the answer to this file instead of printing it")
+    p.set_defaults(handler=open_app)
+
+    p = commands.add_parser("files", help="the encrypted work container")
+    actions = p.add_subparsers(dest="files_action", required=True, metavar="ACTION")
+    put = actions.add_parser("put", help="store a file (from FILE, or standard input)")
+    put.add_argument("name")
+    put.add_argument("source", nargs="?")
+    get = actions.add_parser("get", help="read a file (to standard output, or -o FILE)")
+    get.add_argument("name")
+    get.add_argument("-o", "--output")
+    listing = actions.add_parser("list", help="list the files")
+    listing.add_argument("--json", action="store_true")
+    p.set_defaults(handler=files)
+
+    p = commands.add_parser("simulate", help="enroll and drive a fleet of simulated devices")
+    p.add_argument("--server", required=True, help="the gateway's public address, https://...")
+    p.add_argument("--devices", type=int, required=True)
+    p.add_argument("--rate", type=float, required=True, help="check-ins per second, all devices together")
+    p.add_argument("--duration", type=float, required=True, help="seconds of check-ins")
+    p.add_argument("--admin-url", help="the admin API (default: --server)")
+    p.add_argument("--admin-user", help=f"admin user name (password in ${ADMIN_PASSWORD_ENV})")
+    p.add_argument("--admin-token", help=f"admin API token (or ${ADMIN_TOKEN_ENV})")
+    p.add_argument("--admin-ca-file", help="CA bundle to verify the admin API's TLS")
+    p.add_argument("--tenant", help="tenant id or slug (default: a new tenant sim-XXXXXX)")
+    p.add_argument("--person", help="user name of the person the devices belong to (default: simulator)")
+    p.add_argument("--ca-fingerprint", help="root CA to pin (default: from the enrollment token)")
+    p.add_argument("--enroll-concurrency", type=int, default=32)
+    p.add_argument("--max-in-flight", type=int, default=256)
+    p.add_argument("--commands", type=int, default=0, help="commands to queue during the run")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=simulate)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    clock: Clock = utcnow,
+) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    runtime = Runtime(args, dict(os.environ if environ is None else environ), clock)
+    handler: Callable[[Runtime], int] = args.handler
+    try:
+        return handler(runtime)
+    except AgentError as error:
+        print(f"govmobile-device: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        print(
+            f"govmobile-device: unexpected error ({type(error).__name__}: {error}); this is a bug, "
+            "run again with --debug and report the traceback",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,247 @@
+"""What the device does for each MDM command (docs/device-protocol.md, "Commands").
+
+Each handler changes the agent's state in memory and returns the result to report; the agent
+saves both before it tells the server, so a crash never loses a command that was carried out.
+A command of a type this agent does not know is answered with an error, so it does not block
+the queue. ``wipe`` is the one command whose work happens after it is reported: the agent
+confirms first, then destroys everything (agent.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from govmobile_device.apps import PORTAL_NOT_AVAILABLE, AppPortal
+from govmobile_device.container import WorkContainer
+from govmobile_device.errors import AgentError, NotAvailable
+from govmobile_device.profile import DeviceProfile
+from govmobile_device.protocol import Command, CommandResult
+from govmobile_device.state import AgentState, DeviceIdentity, Message, PendingInstall
+
+
+class ProfileSource(Protocol):
+    def load(self) -> DeviceProfile: ...
+
+    def save(self, profile: DeviceProfile) -> None: ...
+
+
+@dataclass
+class CommandContext:
+    identity: DeviceIdentity
+    state: AgentState
+    profile: ProfileSource
+    container: WorkContainer
+    portal: AppPortal
+    now: dt.datetime
+    #: Runs simplereenroll now and returns the new identity.
+    renew: Callable[[], Awaitable[DeviceIdentity]]
+
+
+Handler = Callable[[CommandContext, Command], Awaitable[CommandResult]]
+
+
+class _Payload(BaseModel):
+    # Fields a newer server adds are ignored; the ones we use must have the right type.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Lock(_Payload):
+    message: str = ""
+    phone: str = ""
+
+
+class _LostMode(_Payload):
+    message: str = ""
+    phone: str = ""
+
+
+class _Message(_Payload):
+    text: str = Field(min_length=1)
+
+
+class _App(_Payload):
+    app_id: str = Field(min_length=1)
+    version: str | None = None
+
+
+def acknowledged(command: Command, result: dict[str, Any] | None = None) -> CommandResult:
+    return CommandResult(command_id=command.id, status="acknowledged", result=result or {})
+
+
+def failed(command: Command, error: str) -> CommandResult:
+    return CommandResult(command_id=command.id, status="error", error=error[:1000])
+
+
+async def lock(ctx: CommandContext, command: Command) -> CommandResult:
+    payload = _Lock.model_validate(command.payload)
+    ctx.state.locked = True
+    ctx.state.lock_message = payload.message or None
+    ctx.state.lock_phone = payload.phone or None
+    return acknowledged(command)
+
+
+async def unlock(ctx: CommandContext, command: Command) -> CommandResult:
+    ctx.state.locked = False
+    ctx.state.lock_message = None
+    ctx.state.lock_phone = None
+    return acknowledged(command)
+
+
+async def wipe(ctx: CommandContext, command: Command) -> CommandResult:
+    # Acknowledged first; the agent marks the wipe pending before this result is saved, and
+    # destroys everything once the server has it (or at the next start, after a crash).
+    return acknowledged(command)
+
+
+async def selective_wipe(ctx: CommandContext, command: Command) -> CommandResult:
+    """Crypto-erase the work container and sign a receipt of what was destroyed."""
+    destroyed = ctx.container.erase()
+    ctx.state.pending_installs = []
+    return acknowledged(command, signed_receipt(ctx.identity, command.id, destroyed, ctx.now))
+
+
+def signed_receipt(
+    identity: DeviceIdentity, command_id: str, destroyed: list[str], at: dt.datetime
+) -> dict[str, Any]:
+    """The receipt and its ECDSA-SHA256 signature over the canonical JSON, base64 DER."""
+    receipt = {
+        "device_id": identity.device_id,
+        "command_id": command_id,
+        "destroyed": destroyed,
+        "data_key_destroyed": True,
+        "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+    }
+    signature = identity.key.sign(canonical_json(receipt), ec.ECDSA(hashes.SHA256()))
+    return {"receipt": receipt, "signature": base64.b64encode(signature).decode()}
+
+
+def canonical_json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def locate(ctx: CommandContext, command: Command) -> CommandResult:
+    location = current_location(ctx.profile.load(), ctx.now)
+    if location is None:
+        return failed(command, "this device cannot tell where it is (its profile has no location)")
+    return acknowledged(command, {"location": location})
+
+
+def current_location(profile: DeviceProfile, now: dt.datetime) -> dict[str, Any] | None:
+    if profile.location is None:
+        return None
+    return {**profile.location.model_dump(exclude_none=True), "at": now.isoformat()}
+
+
+async def lost_mode_on(ctx: CommandContext, command: Command) -> CommandResult:
+    payload = _LostMode.model_validate(command.payload)
+    ctx.state.lost_mode = True
+    ctx.state.lost_message = payload.message or None
+    ctx.state.lost_phone = payload.phone or None
+    return acknowledged(command)
+
+
+async def lost_mode_off(ctx: CommandContext, command: Command) -> CommandResult:
+    ctx.state.lost_mode = False
+    ctx.state.lost_message = None
+    ctx.state.lost_phone = None
+    return acknowledged(command)
+
+
+async def message(ctx: CommandContext, command: Command) -> CommandResult:
+    payload = _Message.model_validate(command.payload)
+    ctx.state.keep_message(Message(text=payload.text, at=ctx.now, command_id=command.id))
+    return acknowledged(command)
+
+
+async def install_app(ctx: CommandContext, command: Command) -> CommandResult:
+    """Through the portal; until there is one, kept as a pending install and reported as not done."""
+    payload = _App.model_validate(command.payload)
+    try:
+        version = await ctx.portal.install(payload.app_id, payload.version)
+    except NotAvailable:
+        others = [p for p in ctx.state.pending_installs if p.app_id != payload.app_id]
+        ctx.state.pending_installs = [
+            *others,
+            PendingInstall(
+                app_id=payload.app_id, version=payload.version, command_id=command.id, requested_at=ctx.now
+            ),
+        ]
+        return failed(
+            command, f"{PORTAL_NOT_AVAILABLE}; {payload.app_id} is kept as a pending install on the device"
+        )
+    except AgentError as error:
+        return failed(command, f"installing {payload.app_id} failed: {error.message}")
+    profile = ctx.profile.load()
+    if payload.app_id not in profile.installed_apps:
+        profile.installed_apps.append(payload.app_id)
+        ctx.profile.save(profile)
+    return acknowledged(command, {"installed": payload.app_id, "version": version})
+
+
+async def remove_app(ctx: CommandContext, command: Command) -> CommandResult:
+    """Uninstall a managed app (and drop a pending install of it); needs no portal."""
+    payload = _App.model_validate(command.payload)
+    profile = ctx.profile.load()
+    removed = payload.app_id in profile.installed_apps
+    if removed:
+        profile.installed_apps = [a for a in profile.installed_apps if a != payload.app_id]
+        ctx.profile.save(profile)
+    ctx.state.pending_installs = [p for p in ctx.state.pending_installs if p.app_id != payload.app_id]
+    return acknowledged(command, {"removed": removed})
+
+
+async def renew_certificate(ctx: CommandContext, command: Command) -> CommandResult:
+    try:
+        identity = await ctx.renew()
+    except AgentError as error:
+        return failed(command, f"renewal failed: {error.message}")
+    ctx.identity = identity
+    return acknowledged(command, {"not_after": identity.not_after.isoformat()})
+
+
+async def refresh_policy(ctx: CommandContext, command: Command) -> CommandResult:
+    # The policy comes with every check-in answer; the one this result rides on refreshes it.
+    version = ctx.state.policy.version if ctx.state.policy else None
+    return acknowledged(command, {"policy_version": version})
+
+
+HANDLERS: dict[str, Handler] = {
+    "lock": lock,
+    "unlock": unlock,
+    "wipe": wipe,
+    "selective_wipe": selective_wipe,
+    "locate": locate,
+    "lost_mode_on": lost_mode_on,
+    "lost_mode_off": lost_mode_off,
+    "message": message,
+    "install_app": install_app,
+    "remove_app": remove_app,
+    "renew_certificate": renew_certificate,
+    "refresh_policy": refresh_policy,
+}
+
+
+async def execute(ctx: CommandContext, command: Command) -> CommandResult:
+    """Carry out one command; every outcome, even a bad payload, is a result for the server."""
+    handler = HANDLERS.get(command.type)
+    if handler is None:
+        return failed(
+            command,
+            f"unsupported command type {command.type[:40]!r}: this agent knows {', '.join(sorted(HANDLERS))}",
+        )
+    try:
+        return await handler(ctx, command)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        return failed(command, f"bad payload for {command.type}: {problems}")

@@ -1,0 +1,115 @@
+"""The device protocol's messages (docs/device-protocol.md), as the device sends and reads them.
+
+What the device sends is strict (the server forbids unknown fields). What it reads ignores
+fields it does not know, so that a newer server does not break an older agent; a command's
+``type`` is a plain string for the same reason: an unknown type must be answered with an
+error, not fail to parse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EST_CACERTS = "/.well-known/est/cacerts"
+EST_SIMPLEENROLL = "/.well-known/est/simpleenroll"
+EST_SIMPLEREENROLL = "/.well-known/est/simplereenroll"
+CHECKIN = "/api/v1/device/checkin"
+WAIT = "/api/v1/device/wait"
+FACTS_HEADER = "GovMobile-Device-Facts"
+#: At most this many results go in one check-in (the server refuses more).
+MAX_RESULTS_PER_CHECKIN = 20
+
+ResultStatus = Literal["acknowledged", "error", "not_now"]
+
+
+class _Sent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Received(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Location(_Sent):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0)
+    at: dt.datetime | None = None
+
+
+class Posture(_Sent):
+    os_name: str = ""
+    os_version: str = ""
+    storage_encrypted: bool = False
+    passcode_set: bool = False
+    rooted: bool = False
+    installed_apps: list[str] = Field(default_factory=list)
+    battery_percent: int | None = None
+    location: Location | None = None
+    agent_version: str = ""
+
+
+class CommandResult(_Sent):
+    """A device's answer to one command; the command id is the idempotency key."""
+
+    command_id: str
+    status: ResultStatus
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class CheckinRequest(_Sent):
+    device_id: str | None = None
+    posture: Posture
+    results: list[CommandResult] = Field(default_factory=list)
+
+
+class Command(_Received):
+    id: str
+    type: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    deadline: dt.datetime | None = None
+
+
+class DeviceStatus(_Received):
+    id: str
+    tenant_id: str
+    state: str
+    compliant: bool | None = None
+    reasons: list[str] = Field(default_factory=list)
+    lost_mode: bool = False
+    lock_message: str | None = None
+    cert_not_after: dt.datetime | None = None
+
+
+class Policy(_Received):
+    version: int = 0
+    min_os_version: str | None = None
+    require_encryption: bool = False
+    require_passcode: bool = False
+    forbid_rooted: bool = False
+    admitted_apps_only: bool = False
+    admitted_apps: list[str] = Field(default_factory=list)
+    checkin_interval_seconds: int = Field(default=900, ge=1)
+
+
+class CheckinResponse(_Received):
+    device: DeviceStatus
+    policy: Policy
+    command: Command | None = None
+    next_checkin_seconds: int = 0
+
+
+class WaitResponse(_Received):
+    wake: bool
+
+
+class ErrorBody(_Received):
+    """Every GovMobile service answers errors as ``{"error", "message", "details"?}``."""
+
+    error: str
+    message: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,476 @@
+"""A TEST STAND-IN for the gateway's device listener. It is not the gateway.
+
+The real gateway (nginx, built by its own issue) terminates mutual TLS on 443, checks the
+client certificate's chain and the CRL, and forwards to the MDM with ``Client-Cert: :<base64
+DER>:`` (RFC 9440) and ``GovMobile-Gateway-Proof: <secret>``, headers it always overwrites.
+Until it exists, this small asyncio proxy does the same on loopback so that the device agent
+is exercised over real mutual-TLS sockets:
+
+- TLS 1.2+ with a server certificate from the test CA; a client certificate is requested and,
+  when sent, must chain to the trusted CA (otherwise the handshake fails, as with nginx's
+  ``ssl_verify_client``). Requests without one (EST enrollment) are forwarded without
+  ``Client-Cert``; the MDM refuses them on device endpoints.
+- Validity is checked against a clock tests can move, and revocation against the CA's CRL
+  (fetched from ``crl_url``, at most every ``crl_max_age`` seconds, signature checked). A refused
+  certificate gets ``495`` with the appliance's JSON error shape (nginx's status for "SSL
+  certificate error"). An expired, unrevoked certificate is still let through to
+  ``/.well-known/est/simplereenroll``, so that a device that was offline past expiry can renew
+  within the CA's grace window (docs/device-protocol.md).
+- Client-supplied ``Client-Cert`` and ``GovMobile-Gateway-Proof`` headers are dropped.
+
+HTTP/1.1 with Content-Length or chunked bodies, keep-alive, nothing more. Run it in a thread
+(``GatewayStub.serving()``) or as a process (``python -m tests.support.gateway_stub --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import json
+import signal
+import ssl
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the handshake checks chain and signatures, the stub
+# checks dates itself (see the module docstring).
+_NO_CHECK_TIME = 0x200000
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+    "host",
+}
+_IDENTITY_HEADERS = {"client-cert", "govmobile-gateway-proof"}
+REENROLL_PATH = "/.well-known/est/simplereenroll"
+CHECKIN_PATH = "/api/v1/device/checkin"
+MAX_HEAD = 64 * 1024
+MAX_BODY = 1024 * 1024
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class _Request:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    keep_alive: bool
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+
+class _BadRequest(Exception):
+    pass
+
+
+class GatewayStub:
+    """Mutual-TLS terminating reverse proxy for tests; see the module docstring."""
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        gateway_secret: str,
+        certificate_chain_pem: bytes,
+        key_pem: bytes,
+        trusted_ca_pem: bytes,
+        crl_url: str | None = None,
+        crl_max_age: float = 1.0,
+        clock: Callable[[], dt.datetime] = utcnow,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.gateway_secret = gateway_secret
+        self.crl_url = crl_url
+        self.crl_max_age = crl_max_age
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self._trusted = x509.load_pem_x509_certificates(trusted_ca_pem)
+        self._context = _server_context(certificate_chain_pem, key_pem, trusted_ca_pem)
+        self._revoked: set[int] = set()
+        self._crl_loaded_at = -float("inf")
+        self._crl_lock: asyncio.Lock | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.requests = 0
+        self.paths: Counter[str] = Counter()
+        self.refused: list[str] = []
+        #: Faults for tests, applied to the next check-ins in order: "pass" lets one through,
+        #: "drop-before" closes the connection without forwarding (the MDM never sees it),
+        #: "drop-after" forwards and then closes without answering (the MDM acted, the answer is lost).
+        self.checkin_faults: list[str] = []
+        #: For tests that play a newer server: rewrites the JSON answer to a check-in.
+        self.rewrite_checkin: Callable[[dict[str, object]], dict[str, object]] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def serve(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve until ``stop`` (or cancellation)."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._crl_lock = asyncio.Lock()
+        self._client = httpx.AsyncClient(
+            base_url=self.upstream,
+            timeout=httpx.Timeout(30.0, read=330.0),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+        server = await asyncio.start_server(self._connection, self.host, self.port, ssl=self._context)
+        self.port = server.sockets[0].getsockname()[1]
+        if ready is not None:
+            ready()
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            # Handlers may be waiting on the MDM (a long-poll): cancel them rather than wait.
+            for handler in list(self._handlers):
+                handler.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+            await server.wait_closed()
+            await self._client.aclose()
+
+    def start(self) -> str:
+        """Serve in a background thread; return the base URL."""
+        started = threading.Event()
+
+        def target() -> None:
+            asyncio.run(self.serve(started.set))
+
+        self._thread = threading.Thread(target=target, name="gateway-stub", daemon=True)
+        self._thread.start()
+        if not started.wait(20):
+            raise RuntimeError("the gateway stub did not start")
+        return self.url
+
+    def request_stop(self) -> None:
+        """Ask ``serve`` to finish (from any thread)."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    def stop(self) -> None:
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout=20)
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[str]:
+        url = self.start()
+        try:
+            yield url
+        finally:
+            self.stop()
+
+    def refresh_crl(self) -> None:
+        """Fetch the CRL now (from a test's thread)."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._load_crl(force=True), self._loop).result(timeout=30)
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        ssl_object = writer.get_extra_info("ssl_object")
+        der: bytes | None = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        try:
+            while True:
+                try:
+                    request = await _read_request(reader)
+                except _BadRequest as problem:
+                    await _respond(
+                        writer, 400, [], _error_body("bad_request", str(problem)), keep_alive=False
+                    )
+                    break
+                if request is None:
+                    break
+                self.requests += 1
+                self.paths[request.path] += 1
+                fault = (
+                    self.checkin_faults.pop(0)
+                    if request.path == CHECKIN_PATH and self.checkin_faults
+                    else None
+                )
+                if fault == "drop-before":
+                    break
+                status, headers, body = await self._forward(request, der)
+                if fault == "drop-after":
+                    break
+                if request.path == CHECKIN_PATH and status == 200 and self.rewrite_checkin is not None:
+                    body = json.dumps(self.rewrite_checkin(json.loads(body))).encode()
+                await _respond(writer, status, headers, body, keep_alive=request.keep_alive)
+                if not request.keep_alive:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+            pass
+        finally:
+            self._handlers.discard(handler)
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError, OSError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _forward(
+        self, request: _Request, der: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if der is not None:
+            refusal = await self._certificate_refusal(der, request.path)
+            if refusal is not None:
+                code, message = refusal
+                self.refused.append(code)
+                return 495, [("Content-Type", "application/json")], _error_body(code, message)
+        headers = [
+            (name, value)
+            for name, value in request.headers
+            if name.lower() not in _HOP_BY_HOP and name.lower() not in _IDENTITY_HEADERS
+        ]
+        if der is not None:
+            headers.append(("Client-Cert", f":{base64.b64encode(der).decode()}:"))
+        headers.append(("GovMobile-Gateway-Proof", self.gateway_secret))
+        headers.append(("Accept-Encoding", "identity"))
+        assert self._client is not None
+        try:
+            response = await self._client.request(
+                request.method, request.target, headers=headers, content=request.body
+            )
+        except httpx.HTTPError as problem:
+            return 502, [("Content-Type", "application/json")], _error_body("bad_gateway", str(problem))
+        kept = [(n, v) for n, v in response.headers.multi_items() if n.lower() not in _HOP_BY_HOP]
+        return response.status_code, kept, response.content
+
+    async def _certificate_refusal(self, der: bytes, path: str) -> tuple[str, str] | None:
+        certificate = x509.load_der_x509_certificate(der)
+        now = self.clock()
+        if now < certificate.not_valid_before_utc:
+            return "certificate_not_yet_valid", "the client certificate is not valid yet"
+        await self._load_crl(force=False)
+        if certificate.serial_number in self._revoked:
+            return "certificate_revoked", "the client certificate has been revoked"
+        if now > certificate.not_valid_after_utc and path != REENROLL_PATH:
+            return (
+                "certificate_expired",
+                "the client certificate has expired; renew it (simplereenroll) or enroll again",
+            )
+        return None
+
+    async def _load_crl(self, *, force: bool) -> None:
+        if self.crl_url is None:
+            return
+        assert self._crl_lock is not None
+        assert self._client is not None
+        async with self._crl_lock:
+            if not force and time.monotonic() - self._crl_loaded_at < self.crl_max_age:
+                return
+            try:
+                response = await self._client.get(self.crl_url)
+                response.raise_for_status()
+                crl = x509.load_der_x509_crl(response.content)
+            except (httpx.HTTPError, ValueError):
+                return  # keep the last CRL; the real gateway alerts on a stale one
+            issuer = next((c for c in self._trusted if c.subject == crl.issuer), None)
+            if issuer is None or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+                return
+            self._revoked = {entry.serial_number for entry in crl}
+            self._crl_loaded_at = time.monotonic()
+
+
+def _server_context(chain_pem: bytes, key_pem: bytes, trusted_pem: bytes) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with tempfile.TemporaryDirectory() as directory:
+        chain, key = Path(directory) / "chain.pem", Path(directory) / "key.pem"
+        chain.write_bytes(chain_pem)
+        key.write_bytes(key_pem)
+        context.load_cert_chain(chain, key)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.load_verify_locations(cadata=trusted_pem.decode())
+    context.verify_flags |= _NO_CHECK_TIME  # type: ignore[assignment]
+    return context
+
+
+async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as partial:
+        if not partial.partial.strip():
+            return None
+        raise _BadRequest("incomplete request head") from None
+    except asyncio.LimitOverrunError:
+        raise _BadRequest("request head too large") from None
+    if len(head) > MAX_HEAD:
+        raise _BadRequest("request head too large")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, version = lines[0].split(" ", 2)
+    except ValueError:
+        raise _BadRequest("malformed request line") from None
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.append((name.strip(), value.strip()))
+    fields = {name.lower(): value for name, value in headers}
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        body = await _read_chunked(reader)
+    else:
+        length = int(fields.get("content-length", "0") or "0")
+        if length > MAX_BODY:
+            raise _BadRequest("body too large")
+        body = await reader.readexactly(length) if length else b""
+    keep_alive = version == "HTTP/1.1" and fields.get("connection", "").lower() != "close"
+    return _Request(method, target, headers, body, keep_alive)
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return body
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
+        if len(body) > MAX_BODY:
+            raise _BadRequest("body too large")
+
+
+async def _respond(
+    writer: asyncio.StreamWriter,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    keep_alive: bool,
+) -> None:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "SSL Certificate Error" if status == 495 else "Unknown"
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    await writer.drain()
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "message": message}).encode()
+
+
+# -- certificates for the stub ---------------------------------------------------------------
+
+
+def issue_server_certificate(
+    ca_url: str,
+    ra: tuple[str, str],
+    *,
+    dns_names: tuple[str, ...] = ("localhost",),
+    ip_addresses: tuple[str, ...] = ("127.0.0.1",),
+) -> tuple[bytes, bytes, bytes]:
+    """A service certificate for the stub from the CA's RA API: (chain PEM, key PEM, CA PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway-stub")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    response = httpx.post(
+        f"{ca_url}/api/v1/ra/sign",
+        json={
+            "profile": "service",
+            "csr": csr,
+            "dns_names": list(dns_names),
+            "ip_addresses": list(ip_addresses),
+        },
+        auth=ra,
+        timeout=30,
+    )
+    response.raise_for_status()
+    issued = response.json()
+    chain = (issued["certificate"] + issued["chain"][0]).encode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return chain, key_pem, "".join(issued["chain"]).encode()
+
+
+# -- as a process (bench/simulate) -----------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="TEST STAND-IN for the gateway's mutual-TLS device listener")
+    parser.add_argument("--listen", default="127.0.0.1:0", help="host:port")
+    parser.add_argument("--upstream", required=True, help="the MDM's base URL")
+    parser.add_argument("--ca-url", required=True, help="the CA's base URL (server certificate and CRL)")
+    parser.add_argument("--ra", required=True, help="RA name allowed the service profile, e.g. deploy")
+    parser.add_argument("--ra-secret-file", required=True, type=Path)
+    parser.add_argument("--gateway-secret-file", required=True, type=Path)
+    parser.add_argument("--crl-max-age", type=float, default=5.0)
+    args = parser.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    chain, key, trusted = issue_server_certificate(
+        args.ca_url, (args.ra, args.ra_secret_file.read_text().strip())
+    )
+    stub = GatewayStub(
+        args.upstream,
+        gateway_secret=args.gateway_secret_file.read_text().strip(),
+        certificate_chain_pem=chain,
+        key_pem=key,
+        trusted_ca_pem=trusted,
+        crl_url=f"{args.ca_url.rstrip('/')}/pki/crl",
+        crl_max_age=args.crl_max_age,
+        host=host,
+        port=int(port),
+    )
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        serving = asyncio.create_task(stub.serve(lambda: print(f"listening on {stub.url}", flush=True)))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stub.request_stop)
+        await serving
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
