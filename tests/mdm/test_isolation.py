@@ -212,3 +212,42 @@ def test_a_tenant_admin_cannot_create_tenants_or_platform_admins(
         },
     )
     assert own.status_code == 201
+
+
+def test_tenants_can_be_named_by_slug_everywhere(platform: Admin, water: Department) -> None:
+    person = platform.ok(
+        "POST",
+        "/api/v1/people",
+        json={"tenant_id": "water", "username": "by-slug", "display_name": "By Slug"},
+    )
+    assert person["tenant_id"] == water.tenant_id
+    group = platform.ok("POST", "/api/v1/groups", json={"tenant_id": "water", "name": "by-slug"})
+    assert group["tenant_id"] == water.tenant_id
+    assert {p["username"] for p in platform.ok("GET", "/api/v1/people", params={"tenant_id": "water"})} >= {
+        "by-slug"
+    }
+    unknown = platform(
+        "POST", "/api/v1/people", json={"tenant_id": "atlantis", "username": "x", "display_name": "X"}
+    )
+    assert unknown.status_code == 404
+    assert "atlantis" in unknown.json()["message"]
+    token = platform.ok(
+        "POST", "/api/v1/enrollment-tokens", json={"tenant_id": "water", "person_id": person["id"]}
+    )
+    assert token["token"].startswith("gme_")
+
+
+def test_filters_and_updates_refuse_what_they_cannot_use(platform: Admin, water: Department) -> None:
+    naive = platform("GET", "/api/v1/audit", params={"since": "2020-01-01T00:00:00"})
+    assert naive.status_code == 400
+    assert "time zone" in naive.json()["message"]
+    empty = platform("PATCH", f"/api/v1/tenants/{water.tenant_id}/policy", json={})
+    assert empty.status_code == 400
+    assert empty.json()["error"] == "empty_update"
+    preview = platform.ok(
+        "POST",
+        "/api/v1/commands/bulk",
+        json={"target": {"tenant_id": "water"}, "type": "message", "payload": {"text": "x"}},
+    )
+    assert preview["count"] == 0  # the department exists and has no devices yet
+    assert platform("GET", "/api/v1/devices", params={"tenant_id": "atlantis"}).status_code == 404

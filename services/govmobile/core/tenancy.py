@@ -67,6 +67,11 @@ def create_tenant(session: Session, data: TenantCreate) -> Tenant:
     return tenant
 
 
+def tenant_id_of(session: Session, tenant_id_or_slug: str | None) -> str | None:
+    """The id of a tenant named by id or slug (None stays None); NotFound when there is none."""
+    return None if tenant_id_or_slug is None else get_tenant(session, tenant_id_or_slug).id
+
+
 def get_tenant(session: Session, tenant_id_or_slug: str) -> Tenant:
     """Find a department by id or slug."""
     tenant = session.get(Tenant, tenant_id_or_slug)

@@ -48,10 +48,10 @@ class SigningKey:
 
 
 class KeyRing:
-    """Signing keys in a directory (the gateway's volume), newest signs, recent ones verify.
+    """Signing keys in a directory (the gateway's volume): the newest signs, recent ones verify.
 
-    A new key is made when the newest is older than ``rotation``; keys older than
-    ``rotation`` plus the longest assertion lifetime are no longer published or kept.
+    A new key is made when the newest is older than ``rotation``; a replaced key is kept and
+    published until every assertion it signed has expired.
     """
 
     def __init__(
@@ -115,12 +115,16 @@ class KeyRing:
         return sorted(keys, key=lambda k: k.created_at)
 
     def _prune(self, now: dt.datetime) -> None:
-        keep_after = now - self.rotation - MAX_LIFETIME
-        for key in self._keys[:-1]:
-            if key.created_at < keep_after:
+        # A key stops signing when its successor is made; its assertions live on for at most
+        # MAX_LIFETIME, so it stays published until then (plus an hour for clock skew and caches).
+        keep: list[SigningKey] = []
+        for key, successor in zip(self._keys, [*self._keys[1:], None], strict=True):
+            if successor is None or now - successor.created_at < MAX_LIFETIME + dt.timedelta(hours=1):
+                keep.append(key)
+            else:
                 (self.directory / f"{key.kid}.pem").unlink(missing_ok=True)
                 (self.directory / f"{key.kid}.json").unlink(missing_ok=True)
-        self._keys = [k for k in self._keys[:-1] if k.created_at >= keep_after] + self._keys[-1:]
+        self._keys = keep
 
 
 class AssertionIssuer:

@@ -77,9 +77,16 @@ def save_route(
     if data.name in RESERVED_NAMES:
         raise InvalidInput(f"the route name {data.name!r} is reserved", code="reserved_name")
     _check_unique(session, data, existing)
-    unknown = [t for t in data.allowed_tenants if session.get(Tenant, t) is None]
-    if unknown:
-        raise InvalidInput(f"unknown tenant ids: {', '.join(unknown)}", code="unknown_tenant")
+    tenants = []
+    for reference in data.allowed_tenants:
+        tenant = (
+            session.get(Tenant, reference)
+            or session.exec(select(Tenant).where(Tenant.slug == reference)).first()
+        )
+        if tenant is None:
+            raise InvalidInput(f"unknown tenant {reference!r} in allowed_tenants", code="unknown_tenant")
+        tenants.append(tenant.id)
+    data = data.model_copy(update={"allowed_tenants": sorted(set(tenants))})
     if data.upstream_ca_pem:
         try:
             x509.load_pem_x509_certificates(data.upstream_ca_pem.encode())

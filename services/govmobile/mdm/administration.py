@@ -48,7 +48,7 @@ from govmobile.core.directory import (
     update_person,
 )
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from govmobile.core.tenancy import Tenant, TenantCreate, TenantUpdate, create_tenant, get_tenant
+from govmobile.core.tenancy import Tenant, TenantCreate, TenantUpdate, create_tenant, get_tenant, tenant_id_of
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ class Administration:
         self.database = database
         self.login_policy = login_policy
         self.clock = clock
+
+    def _tenant_id(self, tenant: str | None) -> str | None:
+        """Accept a tenant's slug wherever its id is asked for."""
+        with self.database.session() as session:
+            return tenant_id_of(session, tenant)
 
     # -- sessions and tokens ------------------------------------------------------------------
 
@@ -190,6 +195,7 @@ class Administration:
     def create_admin(self, principal: Principal, data: AdminAccountCreate) -> AdminAccount:
         """Platform admins create anyone; tenant admins create tenant admins and auditors of their tenant."""
         principal.require_write()
+        data = data.model_copy(update={"tenant_id": self._tenant_id(data.tenant_id)})
         if principal.role is not Role.PLATFORM_ADMIN and (
             data.role is Role.PLATFORM_ADMIN or data.tenant_id != principal.tenant_id
         ):
@@ -330,6 +336,7 @@ class Administration:
 
     def create_person(self, principal: Principal, data: PersonCreate) -> Person:
         principal.require_write()
+        data = data.model_copy(update={"tenant_id": self._tenant_id(data.tenant_id)})
         principal.require_tenant(data.tenant_id, "tenant")
         now = self.clock()
         with self.database.transaction() as session:
@@ -353,7 +360,7 @@ class Administration:
             return list_people(
                 session,
                 scope=principal.tenant_scope(),
-                tenant_id=tenant_id,
+                tenant_id=tenant_id_of(session, tenant_id),
                 text=text,
                 limit=limit,
                 offset=offset,
@@ -384,6 +391,7 @@ class Administration:
 
     def create_group(self, principal: Principal, data: GroupCreate) -> Group:
         principal.require_write()
+        data = data.model_copy(update={"tenant_id": self._tenant_id(data.tenant_id)})
         principal.require_tenant(data.tenant_id, "tenant")
         now = self.clock()
         with self.database.transaction() as session:
@@ -402,7 +410,9 @@ class Administration:
 
     def list_groups(self, principal: Principal, *, tenant_id: str | None) -> list[tuple[Group, int]]:
         with self.database.session() as session:
-            return list_groups(session, scope=principal.tenant_scope(), tenant_id=tenant_id)
+            return list_groups(
+                session, scope=principal.tenant_scope(), tenant_id=tenant_id_of(session, tenant_id)
+            )
 
     def group_members(self, principal: Principal, group_id: str) -> tuple[Group, list[Person]]:
         with self.database.session() as session:
@@ -448,13 +458,17 @@ class Administration:
 
     def audit_events(self, principal: Principal, query: AuditQuery) -> list[audit.AuditEvent]:
         """Newest first; tenant-scoped callers see their tenant's events only."""
+        if query.since is not None and query.since.tzinfo is None:
+            raise InvalidInput("since needs a time zone, e.g. 2027-01-01T00:00:00Z")
         with self.database.session() as session:
             statement = select(audit.AuditEvent)
             scope = principal.tenant_scope()
             if scope is not None:
                 statement = statement.where(audit.AuditEvent.tenant_id == scope)
             if query.tenant_id is not None:
-                statement = statement.where(audit.AuditEvent.tenant_id == query.tenant_id)
+                statement = statement.where(
+                    audit.AuditEvent.tenant_id == tenant_id_of(session, query.tenant_id)
+                )
             if query.action is not None:
                 statement = statement.where(audit.AuditEvent.action == query.action)
             if query.actor is not None:

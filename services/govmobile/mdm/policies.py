@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
+from govmobile.core.errors import InvalidInput
 from govmobile.mdm.compliance import version_key
 from govmobile.mdm.models import Policy
 
@@ -100,8 +101,10 @@ def set_policy(
     session: Session, tenant_id: str, update: PolicyUpdate, *, actor: str, now: dt.datetime
 ) -> Policy:
     """Change a tenant's policy; devices pick it up at their next check-in."""
-    policy = session.get(Policy, tenant_id) or Policy(tenant_id=tenant_id, version=0)
     changes = update.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("the policy update changes nothing; send at least one field", code="empty_update")
+    policy = session.get(Policy, tenant_id) or Policy(tenant_id=tenant_id, version=0)
     if "admitted_apps" in changes:
         changes["admitted_apps"] = json.dumps(sorted(set(changes["admitted_apps"] or [])))
     for key, value in changes.items():

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
@@ -27,7 +27,7 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.directory import add_member, get_group, get_person
 from govmobile.core.errors import Conflict, InvalidInput, Unauthenticated
 from govmobile.core.ids import new_id
-from govmobile.core.tenancy import get_tenant
+from govmobile.core.tenancy import get_tenant, tenant_id_of
 from govmobile.mdm import commands as queue
 from govmobile.mdm import devices as lifecycle
 from govmobile.mdm import enrollment, policies
@@ -104,6 +104,7 @@ class Mdm:
         principal.require_write()
         now = self.clock()
         with self.database.transaction() as session:
+            data = data.model_copy(update={"tenant_id": tenant_id_of(session, data.tenant_id)})
             secret, token = enrollment.create_token(
                 session, data, scope=principal.tenant_scope(), actor=principal.actor, now=now
             )
@@ -126,7 +127,9 @@ class Mdm:
 
     def enrollment_tokens(self, principal: Principal, tenant_id: str | None) -> list[EnrollmentToken]:
         with self.database.session() as session:
-            return enrollment.list_tokens(session, scope=principal.tenant_scope(), tenant_id=tenant_id)
+            return enrollment.list_tokens(
+                session, scope=principal.tenant_scope(), tenant_id=tenant_id_of(session, tenant_id)
+            )
 
     def enrollment_token(self, principal: Principal, token_id: str) -> EnrollmentToken:
         with self.database.session() as session:
@@ -359,6 +362,7 @@ class Mdm:
 
     def list_devices(self, principal: Principal, query: DeviceQuery) -> list[Device]:
         with self.database.session() as session:
+            query = replace(query, tenant_id=tenant_id_of(session, query.tenant_id))
             return lifecycle.list_devices(session, query, scope=principal.tenant_scope())
 
     def device_detail(self, principal: Principal, device_id: str) -> dict[str, Any]:
@@ -527,6 +531,7 @@ class Mdm:
         if target.group_id is None and target.tenant_id is None and principal.tenant_scope() is None:
             raise InvalidInput("a bulk command needs a tenant_id or a group_id", code="bulk_without_target")
         if target.tenant_id is not None:
+            target = replace(target, tenant_id=tenant_id_of(session, target.tenant_id))
             principal.require_tenant(target.tenant_id, "tenant")
         if target.group_id is not None:
             get_group(session, target.group_id, scope=principal.tenant_scope())

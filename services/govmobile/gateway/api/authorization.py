@@ -74,6 +74,7 @@ def authorization_routes(
             "GovMobile-Device": decision.device_id,
             "GovMobile-Tenant": decision.tenant_id,
             "GovMobile-Code": "allowed",
+            "GovMobile-Route": route.name,
         }
         if route.identity_mode is IdentityMode.ASSERTION_AND_HEADERS:
             headers["GovMobile-Groups"] = ",".join(decision.groups)
@@ -85,7 +86,11 @@ def authorization_routes(
 def _refusal(decision: Decision, decisions: Counter) -> Response:
     decisions.labels(code=decision.code).inc()
     # The reason ends up inside nginx's JSON and HTML refusal bodies: keep it to safe characters.
-    headers = {"GovMobile-Code": decision.code, "GovMobile-Reason": _UNSAFE.sub("", decision.reason)[:300]}
+    headers = {
+        "GovMobile-Code": decision.code,
+        "GovMobile-Reason": _UNSAFE.sub("", decision.reason)[:300],
+        "GovMobile-Route": _UNSAFE.sub("", decision.route)[:32],
+    }
     if decision.device_id:
         headers["GovMobile-Device"] = decision.device_id
     if decision.tenant_id:

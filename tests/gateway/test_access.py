@@ -1,0 +1,287 @@
+"""Device-aware access to intranet apps through the gateway, end to end over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import ssl
+import subprocess
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import websockets
+
+from govmobile.core import audit
+from govmobile.core.database import Database
+from tests.gateway.conftest import Gateway, MobileDevice
+from tests.mdm.conftest import Admin, Department, make_department
+from tests.support.devices import GOOD_POSTURE
+from tests.support.upstreams import RecordingUpstream
+
+
+def open_app(mobile: MobileDevice, path: str = "/apps/oa/inbox") -> httpx.Response:
+    with mobile.client() as client:
+        return client.get(path)
+
+
+def test_the_upstream_verifies_the_assertion_with_the_jwks(
+    gateway: Gateway,
+    mobile: MobileDevice,
+    oa_route: dict[str, Any],
+    upstream: tuple[RecordingUpstream, str],
+    water: Department,
+) -> None:
+    assert open_app(mobile).status_code == 200
+    token = upstream[0].headers_seen()[-1]["govmobile-assertion"]
+    with gateway.client() as client:
+        jwks = client.get("/.well-known/jwks.json").json()
+    header = jwt.get_unverified_header(token)
+    key = jwt.PyJWK(next(k for k in jwks["keys"] if k["kid"] == header["kid"]))
+    claims = jwt.decode(token, key, algorithms=["ES256"], audience="oa", issuer="https://localhost")
+    assert claims["sub"] == "water-inspector"
+    assert claims["device_id"] == mobile.device_id
+    assert claims["tenant"] == "water"
+    assert claims["tenant_id"] == water.tenant_id
+    assert claims["groups"] == ["field-staff"]
+    assert claims["exp"] - claims["iat"] <= 300
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(token, key, algorithms=["ES256"], audience="payroll", issuer="https://localhost")
+
+
+def test_a_cached_decision_keeps_python_off_the_request_path(
+    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]
+) -> None:
+    def decided() -> float:
+        with httpx.Client() as client:
+            text = client.get(f"http://127.0.0.1:{gateway.settings.listen_port}/metrics").text
+        return sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("govmobile_gateway_decisions_total")
+        )
+
+    assert open_app(mobile).status_code == 200
+    before = decided()
+    with mobile.client() as client:
+        for _ in range(20):
+            assert client.get("/apps/oa/inbox").status_code == 200
+    assert decided() == before
+
+
+def test_a_noncompliant_device_reaches_the_mdm_but_not_apps(
+    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]
+) -> None:
+    assert open_app(mobile).status_code == 200
+    checkin = mobile.checkin(posture={**GOOD_POSTURE, "passcode_set": False})
+    assert checkin.status_code == 200
+    assert checkin.json()["device"]["compliant"] is False
+    gateway.wait_until(lambda: open_app(mobile).status_code == 403)
+    refused = open_app(mobile).json()
+    assert refused["error"] == "device_noncompliant"
+    assert "no passcode is set" in refused["message"]
+    assert mobile.checkin(posture=GOOD_POSTURE).json()["device"]["compliant"] is True
+    gateway.wait_until(lambda: open_app(mobile).status_code == 200)
+
+
+def test_lock_shuts_the_device_out_within_five_seconds(
+    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], platform: Admin
+) -> None:
+    assert open_app(mobile).status_code == 200
+    command = platform.ok("POST", f"/api/v1/devices/{mobile.device_id}/commands", json={"type": "lock"})
+    assert mobile.checkin().json()["command"]["id"] == command["id"]
+    mobile.checkin(results=[{"command_id": command["id"], "status": "acknowledged"}])
+    took = gateway.wait_until(lambda: open_app(mobile).status_code == 403, timeout=5)
+    assert took < 5
+    assert open_app(mobile).json()["error"] == "device_locked"
+    assert mobile.checkin().status_code == 200  # still reachable, so it can be unlocked
+    unlock = platform.ok("POST", f"/api/v1/devices/{mobile.device_id}/commands", json={"type": "unlock"})
+    mobile.checkin()
+    mobile.checkin(results=[{"command_id": unlock["id"], "status": "acknowledged"}])
+    gateway.wait_until(lambda: open_app(mobile).status_code == 200, timeout=5)
+
+
+def test_revocation_is_enforced_within_five_seconds(
+    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], management: Admin
+) -> None:
+    assert open_app(mobile).status_code == 200
+    assert mobile.certificate is not None
+    serial = format(mobile.certificate.serial_number, "x")
+    management.ok("POST", f"/api/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
+    started = time.monotonic()
+
+    def refused() -> bool:
+        try:
+            return open_app(mobile).status_code == 401
+        except httpx.HTTPError:
+            return True  # refused during the handshake
+
+    gateway.wait_until(refused, timeout=5)
+    assert time.monotonic() - started < 5
+    response = open_app(mobile)
+    assert response.json()["error"] == "certificate_refused"
+    assert "revoked" in response.json()["message"]
+    assert mobile.checkin().status_code == 401  # the MDM is shut too: the certificate itself is refused
+
+
+def test_another_departments_device_is_refused(
+    gateway: Gateway, oa_route: dict[str, Any], platform: Admin, tmp_path: Any
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.mdm.conftest import new_token
+
+    roads = make_department(platform, "roads")
+    stranger = MobileDevice(gateway, tmp_path, "SN-ROADS-1", ec.generate_private_key(ec.SECP256R1()))
+    assert stranger.enroll(new_token(platform, roads, group_id=roads.group_id)).status_code == 200
+    stranger.checkin()
+    response = open_app(stranger)
+    assert response.status_code == 403
+    assert response.json()["error"] == "tenant_not_admitted"
+
+
+def test_rate_limit_per_device(
+    gateway: Gateway,
+    mobile: MobileDevice,
+    management: Admin,
+    water: Department,
+    upstream: tuple[RecordingUpstream, str],
+) -> None:
+    before = gateway.app.state.controller.generation
+    management.ok(
+        "POST",
+        "/api/v1/routes",
+        json={
+            "name": "slow",
+            "upstream_url": upstream[1],
+            "allowed_tenants": [water.tenant_id],
+            "rate_limit": 1,
+        },
+    )
+    gateway.wait_for_generation(before)
+    gateway.wait_until(lambda: gateway.status_of("/apps/slow/") == 401)
+    with mobile.client() as client:
+        statuses = [client.get("/apps/slow/x").status_code for _ in range(10)]
+    assert 429 in statuses
+    assert statuses[0] == 200
+    with mobile.client() as client:
+        assert client.get("/apps/slow/x").json()["error"] == "rate_limited"
+
+
+def test_a_route_by_host_name(
+    gateway: Gateway,
+    mobile: MobileDevice,
+    management: Admin,
+    water: Department,
+    upstream: tuple[RecordingUpstream, str],
+) -> None:
+    before = gateway.app.state.controller.generation
+    management.ok(
+        "POST",
+        "/api/v1/routes",
+        json={
+            "name": "oa-host",
+            "host": "oa.gm.test",
+            "upstream_url": upstream[1],
+            "allowed_tenants": [water.tenant_id],
+        },
+    )
+    gateway.wait_for_generation(before)
+    command = [
+        "curl",
+        "-sS",
+        "--cacert",
+        str(gateway.tls.root),
+        "--cert",
+        str(mobile.cert_files[0]),
+        "--key",
+        str(mobile.cert_files[1]),
+        "--resolve",
+        f"oa.gm.test:{gateway.public_port}:127.0.0.1",
+        "-w",
+        "\n%{http_code}",
+        f"https://oa.gm.test:{gateway.public_port}/letters/7",
+    ]
+
+    def status() -> int:
+        return int(
+            subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.rsplit("\n", 1)[-1]
+            or 0
+        )
+
+    gateway.wait_until(lambda: status() == 200)
+    assert upstream[0].requests[-1]["path"] == "/letters/7"
+
+
+def test_a_websocket_passes_through(gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]) -> None:
+    context = ssl.create_default_context(cafile=str(gateway.tls.root))
+    context.load_cert_chain(str(mobile.cert_files[0]), str(mobile.cert_files[1]))
+
+    async def talk() -> str:
+        async with websockets.connect(
+            f"wss://localhost:{gateway.public_port}/apps/oa/ws", ssl=context
+        ) as socket:
+            await socket.send("approve document 42")
+            return str(await socket.recv())
+
+    assert asyncio.run(talk()) == "echo: approve document 42"
+
+
+def test_the_public_listener_serves_no_admin_api(
+    gateway: Gateway, mobile: MobileDevice, platform: Admin
+) -> None:
+    with mobile.client() as client:
+        assert (
+            client.get("/api/v1/tenants", headers={"Authorization": f"Bearer {platform.token}"}).status_code
+            == 404
+        )
+        assert client.get("/api/docs").status_code == 404
+
+
+def test_the_management_listener_serves_the_admin_api(management: Admin, mobile: MobileDevice) -> None:
+    devices = management.ok("GET", "/api/v1/devices")["items"]
+    assert [d["id"] for d in devices] == [mobile.device_id]
+    assert management.ok("GET", "/api/v1/certificates", params={"device_id": mobile.device_id})["items"]
+    assert (
+        management.client.get("/api/v1/routes", headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
+
+
+def test_decisions_are_audited_off_the_hot_path(
+    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], platform: Admin, database: Database
+) -> None:
+    assert open_app(mobile).status_code == 200
+    mobile.checkin(posture={**GOOD_POSTURE, "rooted": True})
+    gateway.wait_until(lambda: open_app(mobile).status_code == 403)
+    time.sleep(0.2)  # nginx writes the access log line as the request ends
+    summary = gateway.app.state.summariser.run_once()
+    assert summary.refused
+    with database.session() as session:
+        events = session.exec(audit.select(audit.AuditEvent)).all()  # type: ignore[attr-defined]
+    refused = [e for e in events if e.action == "access.refused"]
+    assert refused
+    assert json.loads(refused[-1].details)["decision"] == "device_noncompliant"
+    allowed = [e for e in events if e.action == "access.summary"]
+    assert json.loads(allowed[-1].details)["requests"] >= 1
+    assert (
+        refused[-1].tenant_id
+        == mobile.certificate.subject.get_attributes_for_oid(
+            __import__("cryptography").x509.NameOID.ORGANIZATIONAL_UNIT_NAME
+        )[0].value
+    )  # type: ignore[union-attr]
+
+
+def test_signing_keys_rotate_and_old_keys_stay_published(gateway: Gateway, clock: Any) -> None:
+    keys = gateway.app.state.keys
+    first = keys.current().kid
+    clock.advance(dt.timedelta(hours=25))
+    second = keys.current().kid
+    assert second != first
+    published = {k["kid"] for k in keys.jwks()["keys"]}
+    assert {first, second} <= published
+    clock.advance(dt.timedelta(hours=25))
+    keys.current()
+    assert first not in {k["kid"] for k in keys.jwks()["keys"]}
