@@ -33,7 +33,7 @@ ensure_venv() {
   local stamp="$VENV/.govmobile-lock"
   local want
   want=$(cd "$GOVMOBILE_ROOT" && cat requirements/dev.txt services/pyproject.toml \
-    $(ls device/pyproject.toml 2>/dev/null) | sha256sum | cut -d' ' -f1)
+    device/pyproject.toml demo/office/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
   fi
@@ -41,9 +41,8 @@ ensure_venv() {
   say "creating the controller virtual environment in $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --require-hashes -r "$GOVMOBILE_ROOT/requirements/dev.txt"
-  "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/services"
-  if [[ -f $GOVMOBILE_ROOT/device/pyproject.toml ]]; then
-    "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/device"
-  fi
+  # The server package, the device agent and the demo intranet app, as editable installs.
+  "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/services" -e "$GOVMOBILE_ROOT/device" \
+    -e "$GOVMOBILE_ROOT/demo/office"
   echo "$want" >"$stamp"
 }
