@@ -37,6 +37,7 @@ from govmobile_device import __version__, pki
 from govmobile_device.errors import (
     AgentError,
     CertificateRejected,
+    DeviceLocked,
     ServerRefused,
     ServerUnreachable,
     TrustFailure,
@@ -58,9 +59,12 @@ from govmobile_device.state import DeviceIdentity
 
 DEFAULT_TIMEOUT = 30.0
 M = TypeVar("M", bound=BaseModel)
-#: Refusals that mean "this certificate will not do": the gateway's (495/496, as nginx answers
-#: them), and the MDM's when a certificate is no longer bound to a device.
+#: Refusals that mean "this certificate will not do": the gateway's (nginx answers 401
+#: ``client_certificate_required`` or ``certificate_refused`` with its verification result, see
+#: docs/gateway.md), and the MDM's when a certificate is no longer bound to a device.
 CERTIFICATE_CODES = {
+    "client_certificate_required": "the gateway needs a valid, unrevoked device certificate",
+    "certificate_refused": "the gateway refused the device's certificate",
     "certificate_expired": "the device's certificate has expired",
     "certificate_revoked": "the device's certificate has been revoked",
     "certificate_not_bound": "the device's certificate is no longer valid for this device (revoked or replaced)",
@@ -267,11 +271,14 @@ def refusal(response: httpx.Response) -> AgentError:
         code, message, details = f"http_{status}", f"HTTP {status} {response.reason_phrase}".strip(), {}
     if status in (495, 496) or code in CERTIFICATE_CODES:
         said = message or CERTIFICATE_CODES.get(code, "the certificate was refused")
-        if status in (495, 496):
-            said = f"the gateway refused this device's certificate: {said}"
         return CertificateRejected(
-            f"{said} ({code}). {_ENROLL_AGAIN}", status=status, code=code, details=details
+            f"the appliance refused this device's certificate: {said} ({code}). {_ENROLL_AGAIN}",
+            status=status,
+            code=code,
+            details=details,
         )
+    if code == "device_locked":
+        return DeviceLocked(f"{message} ({code})")
     if status >= 500 or status == 429:
         return ServerUnreachable(
             f"the appliance is unavailable right now ({status} {code}: {message}); try again later"

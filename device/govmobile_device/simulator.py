@@ -7,11 +7,13 @@ in memory (``MemoryStore``) and its work container is empty. The simulator:
 1. makes enrollment tokens through the admin API (one token serves up to 1,000 devices), in a
    tenant and for a person it is given or creates;
 2. enrolls N devices over EST, a bounded number at a time, and measures the rate;
-3. fires check-ins at an aggregate rate R for S seconds (open loop: a tick is not delayed by a
+3. brings them online: each device's first check-in (it becomes active), measured apart because
+   it costs more (a new TLS session, the first posture, the state change);
+4. fires check-ins at an aggregate rate R for S seconds (open loop: a tick is not delayed by a
    slow answer; a tick that finds its device still busy, or too many requests in flight,
    is counted as skipped), optionally queueing commands through the admin API that the devices
    then answer in their check-ins;
-4. reports throughput, p50/p95/p99 latency of the check-in requests, and errors by kind.
+5. reports throughput, p50/p95/p99 latency of the check-in requests, and errors by kind.
 
 Devices do not hold long-polls open here: at fleet scale that measures idle connections, not
 the check-in path.
@@ -20,6 +22,7 @@ the check-in path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import secrets
@@ -93,6 +96,9 @@ class SimulationReport:
     enroll_seconds: float
     enroll_latency: dict[str, float]
     enroll_errors: dict[str, int]
+    activate_seconds: float
+    activate_latency: dict[str, float]
+    activate_errors: dict[str, int]
     duration: float
     target_rate: float
     checkins: int
@@ -108,6 +114,10 @@ class SimulationReport:
         return self.devices_enrolled / self.enroll_seconds if self.enroll_seconds else 0.0
 
     @property
+    def activate_rate(self) -> float:
+        return self.devices_enrolled / self.activate_seconds if self.activate_seconds else 0.0
+
+    @property
     def throughput(self) -> float:
         return self.checkins / self.duration if self.duration else 0.0
 
@@ -119,6 +129,10 @@ class SimulationReport:
             "enroll_rate": round(self.enroll_rate, 2),
             "enroll_latency_ms": self.enroll_latency,
             "enroll_errors": self.enroll_errors,
+            "activate_seconds": round(self.activate_seconds, 3),
+            "activate_rate": round(self.activate_rate, 2),
+            "activate_latency_ms": self.activate_latency,
+            "activate_errors": self.activate_errors,
             "duration_seconds": round(self.duration, 3),
             "target_rate": self.target_rate,
             "checkins": self.checkins,
@@ -145,6 +159,8 @@ class SimulationReport:
                 f"enrollment: {self.devices_enrolled} of {self.devices_requested} devices in "
                 f"{self.enroll_seconds:.1f} s ({self.enroll_rate:.1f}/s); latency {ms(self.enroll_latency)}; "
                 f"errors: {errors(self.enroll_errors)}",
+                f"first check-ins: {self.activate_rate:.1f} devices/s; latency {ms(self.activate_latency)}; "
+                f"errors: {errors(self.activate_errors)}",
                 f"check-ins: {self.checkins} in {self.duration:.1f} s = {self.throughput:.1f}/s "
                 f"(target {self.target_rate:g}/s, {self.skipped_ticks} ticks skipped)",
                 f"check-in latency: {ms(self.checkin_latency)}",
@@ -169,18 +185,20 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 class _MeasuredGateway(Gateway):
     """A device's gateway client that times its check-ins and counts the results it delivers."""
 
-    measurements: Measurements
+    #: The measurements of the phase under way (activation, then the timed run).
+    phase: Callable[[], Measurements]
 
     async def checkin(self, request: CheckinRequest) -> CheckinResponse:
+        measurements = self.phase()
         started = time.perf_counter()
         try:
             response = await super().checkin(request)
         except AgentError as error:
-            self.measurements.errors[_error_kind(error)] += 1
+            measurements.errors[_error_kind(error)] += 1
             raise
-        self.measurements.record(time.perf_counter() - started)
+        measurements.record(time.perf_counter() - started)
         for result in request.results:
-            self.measurements.results[result.status] += 1
+            measurements.results[result.status] += 1
         return response
 
 
@@ -194,7 +212,9 @@ class Simulation:
     def __init__(self, config: SimulationConfig, *, log: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.log = log or (lambda text: None)
+        self.activation = Measurements()
         self.measurements = Measurements()
+        self._phase = self.activation
         self.rng = random.Random()  # noqa: S311 - load pattern, not secrets
         self.run_id = secrets.token_hex(3)
 
@@ -222,6 +242,10 @@ class Simulation:
             enroll_seconds = time.perf_counter() - enroll_started
             self.log(f"enrolled {len(identities)} devices in {enroll_seconds:.1f} s")
             agents = [self._agent(identity, index) for index, identity in enumerate(identities)]
+            activate_started = time.perf_counter()
+            await self._activate_all(agents)
+            activate_seconds = time.perf_counter() - activate_started
+            self._phase = self.measurements
             queued, skipped, elapsed = await self._drive(agents, admin)
             return SimulationReport(
                 devices_requested=config.devices,
@@ -229,6 +253,9 @@ class Simulation:
                 enroll_seconds=enroll_seconds,
                 enroll_latency=percentiles(enroll_latencies),
                 enroll_errors=dict(enroll_errors),
+                activate_seconds=activate_seconds,
+                activate_latency=percentiles(self.activation.latencies),
+                activate_errors=dict(self.activation.errors),
                 duration=elapsed,
                 target_rate=config.rate,
                 checkins=len(self.measurements.latencies),
@@ -313,17 +340,27 @@ class Simulation:
     def _agent(self, identity: DeviceIdentity, index: int) -> Agent:
         store = MemoryStore()
         store.save_identity(identity)
-        measurements = self.measurements
         timeout = self.config.timeout
 
         def connect(who: DeviceIdentity) -> Gateway:
             gateway = _MeasuredGateway(who.server, mutual_context(who), timeout=timeout)
-            gateway.measurements = measurements
+            gateway.phase = lambda: self._phase
             return gateway
 
         return Agent(store, FixedProfile(self._profile(index)), connect=connect, rng=self.rng)
 
     # -- the run -----------------------------------------------------------------------------
+
+    async def _activate_all(self, agents: list[Agent]) -> None:
+        """Each device's first check-in (it becomes active), as the fleet comes online."""
+        gate = asyncio.Semaphore(self.config.enroll_concurrency)
+
+        async def activate(agent: Agent) -> None:
+            async with gate:
+                with contextlib.suppress(AgentError):  # counted by the measured gateway
+                    await agent.check_in()
+
+        await asyncio.gather(*(activate(agent) for agent in agents))
 
     async def _drive(self, agents: list[Agent], admin: AdminClient) -> tuple[int, int, float]:
         config = self.config

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import ssl
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from govmobile_device.errors import (
     CertificateRejected,
+    DeviceLocked,
     ServerRefused,
     ServerUnreachable,
     TrustFailure,
     UsageError,
 )
-from govmobile_device.gateway import check_server_url, refusal, transport_error
-from tests.device.conftest import Tablet
+from govmobile_device.gateway import (
+    check_server_url,
+    mutual_context,
+    refusal,
+    server_context,
+    transport_error,
+)
+from tests.device.conftest import Admin, Department, new_token
 from tests.support.gateway_stub import GatewayStub
 
 
@@ -37,7 +47,14 @@ def test_server_errors_keep_their_code_message_and_details() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(495, "certificate_revoked"), (496, "http_496"), (401, "certificate_not_bound"), (403, "device_wiped")],
+    [
+        (401, "client_certificate_required"),  # the nginx gateway, docs/gateway.md
+        (401, "certificate_refused"),
+        (495, "certificate_revoked"),
+        (496, "http_496"),
+        (401, "certificate_not_bound"),  # the MDM
+        (403, "device_wiped"),
+    ],
 )
 def test_certificate_refusals(status: int, code: str) -> None:
     body = {"error": code, "message": "refused"} if not code.startswith("http_") else None
@@ -47,6 +64,14 @@ def test_certificate_refusals(status: int, code: str) -> None:
     assert isinstance(error, CertificateRejected)
     assert error.exit_code == 7
     assert "enroll again" in error.message
+
+
+def test_the_gateway_refusing_a_locked_device_is_a_lock() -> None:
+    error = refusal(
+        answer(403, {"error": "device_locked", "message": "access refused: the device is locked"})
+    )
+    assert isinstance(error, DeviceLocked)
+    assert error.exit_code == 9
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
@@ -84,13 +109,21 @@ def test_server_urls() -> None:
             check_server_url(bad)
 
 
-def test_the_stub_never_forwards_identity_headers_a_client_sets(gateway: GatewayStub, device: Tablet) -> None:
-    forged = {"Client-Cert": ":AAAA:", "GovMobile-Gateway-Proof": "guess"}
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with httpx.Client(base_url=gateway.url, verify=context) as client:
+def test_the_stub_overwrites_identity_headers_a_client_sets(
+    gateway: GatewayStub, device_factory: Any, platform: Admin, water: Department
+) -> None:
+    first, second = device_factory("first"), device_factory("second")
+    for device in (first, second):
+        assert device.enroll(new_token(platform, water)).code == 0
+    other = second.store.load_identity().certificate.public_bytes(serialization.Encoding.DER)
+    forged = {"Client-Cert": f":{base64.b64encode(other).decode()}:", "GovMobile-Gateway-Proof": "guess"}
+    identity = first.store.load_identity()
+    with httpx.Client(base_url=gateway.url, verify=mutual_context(identity)) as client:
         response = client.post("/api/v1/device/checkin", json={"posture": {}}, headers=forged)
-    # No client certificate in TLS: the stub vouches for none, so the MDM sees none.
-    assert response.status_code == 401
-    assert response.json()["error"] == "no_client_certificate"
+    assert response.status_code == 200, response.text
+    assert response.json()["device"]["id"] == identity.device_id
+    # And without a certificate there is nothing to vouch for.
+    with httpx.Client(base_url=gateway.url, verify=server_context(identity.root)) as client:
+        anonymous = client.post("/api/v1/device/checkin", json={"posture": {}}, headers=forged)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"] == "client_certificate_required"

@@ -12,10 +12,13 @@ is exercised over real mutual-TLS sockets:
   ``Client-Cert``; the MDM refuses them on device endpoints.
 - Validity is checked against a clock tests can move, and revocation against the CA's CRL
   (fetched from ``crl_url``, at most every ``crl_max_age`` seconds, signature checked). A refused
-  certificate gets ``495`` with the appliance's JSON error shape (nginx's status for "SSL
-  certificate error"). An expired, unrevoked certificate is still let through to
-  ``/.well-known/est/simplereenroll``, so that a device that was offline past expiry can renew
-  within the CA's grace window (docs/device-protocol.md).
+  or missing certificate gets what nginx answers (docs/gateway.md): ``401
+  {"error": "client_certificate_required", "message": "... (got: FAILED:certificate revoked)"}``.
+  A certificate is required everywhere but on the enrollment paths and ``/pki/``.
+- One deliberate difference, switchable with ``allow_expired_renewal``: an expired, unrevoked
+  certificate is let through to ``/.well-known/est/simplereenroll``, so that a device offline
+  past expiry can renew within the CA's grace window as docs/device-protocol.md promises. The
+  nginx configuration as written refuses it (``ssl_client_verify`` fails on expiry).
 - Client-supplied ``Client-Cert`` and ``GovMobile-Gateway-Proof`` headers are dropped.
 
 HTTP/1.1 with Content-Length or chunked bodies, keep-alive, nothing more. Run it in a thread
@@ -35,6 +38,7 @@ import ssl
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,12 +63,19 @@ _HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
     "content-length",
-    "content-encoding",
     "host",
 }
 _IDENTITY_HEADERS = {"client-cert", "govmobile-gateway-proof"}
 REENROLL_PATH = "/.well-known/est/simplereenroll"
 CHECKIN_PATH = "/api/v1/device/checkin"
+#: Where the gateway serves requests without a client certificate (docs/gateway.md).
+OPEN_PATHS = (
+    "/.well-known/est/cacerts",
+    "/.well-known/est/simpleenroll",
+    "/pki/",
+    "/ocsp",
+    "/.well-known/jwks.json",
+)
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 
@@ -104,6 +115,7 @@ class GatewayStub:
         crl_url: str | None = None,
         crl_max_age: float = 1.0,
         clock: Callable[[], dt.datetime] = utcnow,
+        allow_expired_renewal: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -112,6 +124,7 @@ class GatewayStub:
         self.crl_url = crl_url
         self.crl_max_age = crl_max_age
         self.clock = clock
+        self.allow_expired_renewal = allow_expired_renewal
         self.host = host
         self.port = port
         self._trusted = x509.load_pem_x509_certificates(trusted_ca_pem)
@@ -119,7 +132,8 @@ class GatewayStub:
         self._revoked: set[int] = set()
         self._crl_loaded_at = -float("inf")
         self._crl_lock: asyncio.Lock | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None  # for the CRL only
+        self._upstream: _UpstreamPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -145,11 +159,8 @@ class GatewayStub:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._crl_lock = asyncio.Lock()
-        self._client = httpx.AsyncClient(
-            base_url=self.upstream,
-            timeout=httpx.Timeout(30.0, read=330.0),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
+        self._client = httpx.AsyncClient(timeout=30.0)
+        self._upstream = _UpstreamPool(self.upstream)
         server = await asyncio.start_server(self._connection, self.host, self.port, ssl=self._context)
         self.port = server.sockets[0].getsockname()[1]
         if ready is not None:
@@ -163,6 +174,7 @@ class GatewayStub:
                 handler.cancel()
             await asyncio.gather(*self._handlers, return_exceptions=True)
             await server.wait_closed()
+            await self._upstream.close()
             await self._client.aclose()
 
     def start(self) -> str:
@@ -248,45 +260,43 @@ class GatewayStub:
     async def _forward(
         self, request: _Request, der: bytes | None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        if der is not None:
-            refusal = await self._certificate_refusal(der, request.path)
-            if refusal is not None:
-                code, message = refusal
-                self.refused.append(code)
-                return 495, [("Content-Type", "application/json")], _error_body(code, message)
+        verify = "NONE" if der is None else await self._verify(der, request.path)
+        if verify != "SUCCESS" and not request.path.startswith(OPEN_PATHS):
+            self.refused.append(verify)
+            message = f"this address needs a valid, unrevoked device certificate (got: {verify})"
+            return (
+                401,
+                [("Content-Type", "application/json")],
+                _error_body("client_certificate_required", message),
+            )
         headers = [
             (name, value)
             for name, value in request.headers
             if name.lower() not in _HOP_BY_HOP and name.lower() not in _IDENTITY_HEADERS
         ]
-        if der is not None:
+        if der is not None and verify == "SUCCESS":
             headers.append(("Client-Cert", f":{base64.b64encode(der).decode()}:"))
         headers.append(("GovMobile-Gateway-Proof", self.gateway_secret))
-        headers.append(("Accept-Encoding", "identity"))
-        assert self._client is not None
+        assert self._upstream is not None
         try:
-            response = await self._client.request(
-                request.method, request.target, headers=headers, content=request.body
-            )
-        except httpx.HTTPError as problem:
+            return await self._upstream.request(request.method, request.target, headers, request.body)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as problem:
             return 502, [("Content-Type", "application/json")], _error_body("bad_gateway", str(problem))
-        kept = [(n, v) for n, v in response.headers.multi_items() if n.lower() not in _HOP_BY_HOP]
-        return response.status_code, kept, response.content
 
-    async def _certificate_refusal(self, der: bytes, path: str) -> tuple[str, str] | None:
+    async def _verify(self, der: bytes, path: str) -> str:
+        """What nginx puts in ``$ssl_client_verify`` once the chain has verified in the handshake."""
         certificate = x509.load_der_x509_certificate(der)
         now = self.clock()
         if now < certificate.not_valid_before_utc:
-            return "certificate_not_yet_valid", "the client certificate is not valid yet"
+            return "FAILED:certificate is not yet valid"
         await self._load_crl(force=False)
         if certificate.serial_number in self._revoked:
-            return "certificate_revoked", "the client certificate has been revoked"
-        if now > certificate.not_valid_after_utc and path != REENROLL_PATH:
-            return (
-                "certificate_expired",
-                "the client certificate has expired; renew it (simplereenroll) or enroll again",
-            )
-        return None
+            return "FAILED:certificate revoked"
+        if now > certificate.not_valid_after_utc and not (
+            self.allow_expired_renewal and path == REENROLL_PATH
+        ):
+            return "FAILED:certificate has expired"
+        return "SUCCESS"
 
     async def _load_crl(self, *, force: bool) -> None:
         if self.crl_url is None:
@@ -307,6 +317,78 @@ class GatewayStub:
                 return
             self._revoked = {entry.serial_number for entry in crl}
             self._crl_loaded_at = time.monotonic()
+
+
+class _UpstreamPool:
+    """Keep-alive HTTP/1.1 connections to the MDM (plain HTTP on loopback).
+
+    A few dozen lines instead of an HTTP client library: the stub forwards every device
+    request, and a general-purpose pool cost more CPU than the MDM itself under load.
+    """
+
+    #: Connections idle longer than this are not reused (uvicorn closes them after 5 s).
+    MAX_IDLE = 3.0
+
+    def __init__(self, base_url: str, size: int = 64) -> None:
+        parsed = urllib.parse.urlsplit(base_url)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise ValueError(f"the stub forwards to a plain http:// upstream, not {base_url!r}")
+        self.host, self.port = parsed.hostname, parsed.port or 80
+        self.authority = parsed.netloc
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self._gate = asyncio.Semaphore(size)
+
+    async def request(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        async with self._gate:
+            reader, writer = await self._connection()
+            try:
+                lines = [f"{method} {target} HTTP/1.1", f"Host: {self.authority}"]
+                lines += [f"{name}: {value}" for name, value in headers]
+                lines.append(f"Content-Length: {len(body)}")
+                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+                await writer.drain()
+                status, response_headers, response_body, reusable = await _read_response(reader)
+            except BaseException:
+                writer.close()
+                raise
+            if reusable:
+                self._idle.append((reader, writer, time.monotonic()))
+            else:
+                writer.close()
+            return status, response_headers, response_body
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        now = time.monotonic()
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if now - since < self.MAX_IDLE and not reader.at_eof():
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def close(self) -> None:
+        for _, writer, _ in self._idle:
+            writer.close()
+        self._idle = []
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(head[0].split(" ", 2)[1])
+    headers: list[tuple[str, str]] = []
+    for line in head[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.append((name.strip(), value.strip()))
+    fields = {name.lower(): value.lower() for name, value in headers}
+    if "chunked" in fields.get("transfer-encoding", ""):
+        body = await _read_chunked(reader)
+    else:
+        body = await reader.readexactly(int(fields.get("content-length", "0") or "0"))
+    kept = [(n, v) for n, v in headers if n.lower() not in _HOP_BY_HOP]
+    return status, kept, body, fields.get("connection") != "close"
 
 
 def _server_context(chain_pem: bytes, key_pem: bytes, trusted_pem: bytes) -> ssl.SSLContext:
@@ -469,6 +551,12 @@ def main() -> None:
             loop.add_signal_handler(sig, stub.request_stop)
         await serving
 
+    try:
+        import uvloop  # in the venv with uvicorn[standard]; the stub's CPU is not what is measured
+
+        uvloop.install()
+    except ImportError:
+        pass
     asyncio.run(run())
 
 
