@@ -225,8 +225,12 @@ def main() -> None:
         appliance = Appliance(Path(tmp))
         try:
             appliance.start()
+            # The machine is shared: say how busy it was, since other work competes for its cores.
+            load = [os.getloadavg()[0]]
             steady = appliance.simulate(STEADY_RATE)
+            load.append(os.getloadavg()[0])
             ceiling = appliance.simulate(CEILING_RATE)
+            load.append(os.getloadavg()[0])
         finally:
             appliance.stop()
 
@@ -273,7 +277,10 @@ def main() -> None:
     answered = sum(steady["command_results"].values()), sum(ceiling["command_results"].values())
     print(
         f"Commands answered: {answered[0]} of {steady['commands_queued']} (steady), {answered[1]} of "
-        f"{ceiling['commands_queued']} (ceiling); ticks skipped at the ceiling: {ceiling['skipped_ticks']:,}."
+        f"{ceiling['commands_queued']} (ceiling; devices whose turns were skipped could not answer); ticks "
+        f"skipped at the ceiling: {ceiling['skipped_ticks']:,}. One-minute load average before, between and after "
+        f"the runs: {', '.join(f'{x:.1f}' for x in load)} (the four processes above, and anything else on this "
+        "shared machine)."
     )
 
 

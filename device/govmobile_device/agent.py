@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from govmobile_device import __version__, commands
@@ -35,6 +35,7 @@ from govmobile_device.errors import (
     DeviceWiped,
     ServerRefused,
     ServerUnreachable,
+    StateError,
 )
 from govmobile_device.gateway import Gateway
 from govmobile_device.profile import DeviceProfile
@@ -130,9 +131,27 @@ class Agent:
 
     # -- check-in ----------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self, timeout: float = 30.0) -> AsyncIterator[None]:
+        """Hold the state store against other processes (see ``FileStore.try_lock``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (handle := self.store.try_lock()) is None:
+            if loop.time() > deadline:
+                raise StateError("another govmobile-device process is using this device's state; try again")
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            self.store.unlock(handle)
+
     async def check_in(self) -> CheckinResponse:
         """Check in until the server has nothing more for the device; return the last answer."""
-        await self.finish_pending_wipe()
+        async with self.exclusive():
+            return await self._check_in()
+
+    async def _check_in(self) -> CheckinResponse:
+        await self._finish_pending_wipe()
         await self.renew_if_due()
         last: CheckinResponse | None = None
         for _ in range(MAX_ROUNDS):
@@ -218,6 +237,10 @@ class Agent:
 
     async def finish_pending_wipe(self) -> None:
         """After a crash between confirming a wipe and finishing it: confirm once more, then wipe."""
+        async with self.exclusive():
+            await self._finish_pending_wipe()
+
+    async def _finish_pending_wipe(self) -> None:
         command_id = self.store.wipe_pending()
         if command_id is None:
             return
@@ -384,15 +407,3 @@ async def _first_of(stop: asyncio.Event, other: asyncio.Event, timeout: float | 
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
-
-
-def check_in_once(agent: Agent) -> CheckinResponse:
-    """Blocking helper for scripts: one check-in with a fresh event loop."""
-
-    async def once() -> CheckinResponse:
-        try:
-            return await agent.check_in()
-        finally:
-            await agent.aclose()
-
-    return asyncio.run(once())

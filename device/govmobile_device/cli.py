@@ -109,12 +109,18 @@ def enroll(rt: Runtime) -> int:
     if store.wipe_pending() is not None:
         with contextlib.suppress(DeviceWiped, AgentError):
             run_async(lambda: _with_agent(rt.agent(store), lambda a: a.finish_pending_wipe()))
+    private_directory(rt.state_dir)
+    with store.exclusive():
+        return _enroll(rt, store, offer)
+
+
+def _enroll(rt: Runtime, store: FileStore, offer: EnrollmentOffer) -> int:
+    args = rt.args
     if store.is_enrolled() and not args.force:
         raise AlreadyEnrolled(
             f"a device is already enrolled in {rt.state_dir}; use --force to enroll it again (its government "
             "files are kept if its keys are usable)"
         )
-    private_directory(rt.state_dir)
     profile = rt.profile().create_if_missing()
 
     async def enroll_now() -> tuple[Any, Any]:
@@ -305,7 +311,8 @@ def unenroll(rt: Runtime) -> int:
             "unenroll destroys this device's keys, certificate, government files and agent state; "
             "add --yes to do it"
         )
-    store.destroy_all()
+    with store.exclusive():
+        store.destroy_all()
     print(
         f"unenrolled: keys, certificate, work container and state in {rt.state_dir} are destroyed. "
         "The appliance is not told (the protocol has no device-side unenrollment): ask your administrator "
@@ -354,6 +361,11 @@ def open_app(rt: Runtime) -> int:
 
 def files(rt: Runtime) -> int:
     store = rt.store()
+    with store.exclusive():
+        return _files(rt, store)
+
+
+def _files(rt: Runtime, store: FileStore) -> int:
     rt.agent(store).require_unlocked()
     container = store.container()
     action = rt.args.files_action

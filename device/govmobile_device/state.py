@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
+import os
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -113,6 +118,11 @@ class AgentState(BaseModel):
 class StateStore(Protocol):
     """Where an agent keeps its identity and state (a directory, or memory)."""
 
+    def try_lock(self) -> int | None:
+        """Take the store for this process (None when another holds it); give it back with ``unlock``."""
+
+    def unlock(self, handle: int) -> None: ...
+
     def load_identity(self) -> DeviceIdentity: ...
 
     def save_identity(self, identity: DeviceIdentity) -> None: ...
@@ -165,6 +175,38 @@ class FileStore:
 
     def is_enrolled(self) -> bool:
         return self.identity_path.exists()
+
+    # -- one process at a time ----------------------------------------------------------------
+    # `run` in one terminal and `checkin` or `files put` in another would otherwise both read
+    # agent.json, change it and write it back, and one change would be lost (a lock, say).
+
+    def try_lock(self) -> int | None:
+        if not self.directory.is_dir():
+            raise NotEnrolled(_not_enrolled(self.directory))
+        descriptor = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return None
+        return descriptor
+
+    def unlock(self, handle: int) -> None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
+
+    @contextmanager
+    def exclusive(self, timeout: float = 30.0) -> Iterator[None]:
+        """Hold the store for a one-shot command (waits while another process holds it)."""
+        deadline = time.monotonic() + timeout
+        while (handle := self.try_lock()) is None:
+            if time.monotonic() > deadline:
+                raise StateError(busy(self.directory))
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            self.unlock(handle)
 
     # -- keystore ----------------------------------------------------------------------------
 
@@ -237,10 +279,7 @@ class FileStore:
         try:
             return _IdentityFile.model_validate_json(read_private(self.identity_path))
         except FileNotFoundError:
-            raise NotEnrolled(
-                f"no device is enrolled in {self.directory}: run `govmobile-device --state {self.directory} "
-                "enroll ...` first"
-            ) from None
+            raise NotEnrolled(_not_enrolled(self.directory)) from None
         except (ValidationError, ValueError):
             raise StateError(_damaged(self.identity_path)) from None
 
@@ -301,6 +340,12 @@ class MemoryStore:
         self.marker: str | None = None
         self._container = EmptyContainer()
 
+    def try_lock(self) -> int | None:
+        return 0  # one simulated device is driven by one task at a time
+
+    def unlock(self, handle: int) -> None:
+        pass
+
     def load_identity(self) -> DeviceIdentity:
         if self.identity is None:
             raise NotEnrolled("this simulated device is not enrolled")
@@ -339,6 +384,18 @@ def _destroy_tree(directory: Path) -> None:
         elif path.is_file():
             shred(path)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _not_enrolled(directory: Path) -> str:
+    return (
+        f"no device is enrolled in {directory}: run `govmobile-device --state {directory} enroll ...` first"
+    )
+
+
+def busy(directory: Path) -> str:
+    return (
+        f"another govmobile-device process has been using {directory} for a while; try again when it is done"
+    )
 
 
 def _damaged(path: Path) -> str:

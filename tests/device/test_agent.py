@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 
 import pytest
 
+from govmobile_device.errors import StateError
 from govmobile_device.protocol import CommandResult
 from tests.device.conftest import Admin, Tablet, command_of, send, server_view
 from tests.support.gateway_stub import GatewayStub
@@ -134,5 +138,36 @@ def test_unenroll(active: Tablet) -> None:
     assert active("unenroll").code == 2
     outcome = active.ok("unenroll", "--yes")
     assert "ask your administrator to retire the device" in outcome.out
-    assert sorted(p.name for p in active.state.iterdir()) == ["profile.json"]
+    assert sorted(p.name for p in active.state.iterdir() if not p.name.startswith(".")) == ["profile.json"]
     assert active("checkin").code == 3
+
+
+def test_one_process_at_a_time(active: Tablet, platform: Admin) -> None:
+    # `run` in one terminal, `checkin` in another: the second waits instead of racing on agent.json.
+    store = active.store
+    handle = store.try_lock()
+    assert handle is not None
+    assert active.store.try_lock() is None
+    send(platform, active.device_id, "lock", {"message": "held"})
+    threading.Timer(0.5, store.unlock, args=(handle,)).start()
+    started = time.monotonic()
+    active.ok("checkin")
+    assert time.monotonic() - started >= 0.4
+    assert active.store.load_state().locked is True
+
+    held = active.store.try_lock()
+    assert held is not None
+    try:
+        with pytest.raises(StateError, match="another govmobile-device process"):
+            asyncio.run(_check_in_within(active, 0.2))
+    finally:
+        active.store.unlock(held)
+
+
+async def _check_in_within(device: Tablet, timeout: float) -> None:
+    agent = device.agent()
+    try:
+        async with agent.exclusive(timeout=timeout):
+            pass
+    finally:
+        await agent.aclose()

@@ -201,3 +201,9 @@ def test_bad_payload_is_answered_with_an_error(active: Tablet, platform: Admin, 
     assert command_of(platform, command)["state"] == "error"
     assert "bad payload for message" in result_of(platform, command)["result"]["error"]
     assert status(active)["messages"] == []
+
+
+def test_status_shows_the_device_id_as_a_qr_code(active: Tablet) -> None:
+    outcome = active.ok("status", "--qr")
+    assert active.device_id in outcome.out
+    assert "█" in outcome.out or "▀" in outcome.out  # segno draws with block characters

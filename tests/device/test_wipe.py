@@ -21,7 +21,7 @@ def active(enrolled: Tablet, platform: Admin) -> Tablet:
 
 
 def assert_wiped(device: Tablet) -> None:
-    left = sorted(p.name for p in device.state.iterdir())
+    left = sorted(p.name for p in device.state.iterdir() if not p.name.startswith("."))
     assert left == ["profile.json"], left  # the profile stands for the hardware; everything else is gone
 
 
