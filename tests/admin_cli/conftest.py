@@ -32,6 +32,12 @@ enrolled = shared.enrolled
 appliance = shared.appliance
 client = shared.client
 operator = shared.operator
+gateway = shared.gateway
+gateway_tls = shared.gateway_tls
+management = shared.management
+upstream = shared.upstream
+mobile = shared.mobile
+gateway_appliance = shared.gateway_appliance
 
 #: Variables a developer's shell might carry into the tests; each test decides its own.
 _CLEARED = ("GOVMOBILE_ADMIN_SERVER", "GOVMOBILE_ADMIN_TOKEN", "GOVMOBILE_ADMIN_CA_FILE", "XDG_CONFIG_HOME")

@@ -1,7 +1,9 @@
 """The admin API behind one management address, and admins that log in with passwords.
 
 The CA, the MDM and their shared database come from ``tests/mdm/conftest.py``; they are
-imported here so that these tests run against exactly the servers the MDM tests use.
+imported here so that these tests run against exactly the servers the MDM tests use. The
+routes API is the gateway's own: its tests use the real gateway from ``tests/gateway/conftest.py``
+(nginx run by the control plane) and its management listener.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from govmobile.ca.hierarchy import CaLayout
 from govmobile.client import GovMobileClient
 from govmobile.core.database import Database
 from tests.client.management import Appliance, management_listener
+from tests.gateway import conftest as gateway_fixtures
+from tests.gateway.conftest import Gateway
 from tests.mdm import conftest as mdm
 from tests.mdm.conftest import Admin, Department, make_department
 
@@ -32,6 +36,12 @@ platform = mdm.platform
 water = mdm.water
 device_factory = mdm.device_factory
 enrolled = mdm.enrolled
+# The gateway tests' fixtures: a real gateway (nginx) in front of the same CA and MDM.
+gateway = gateway_fixtures.gateway
+gateway_tls = gateway_fixtures.gateway_tls
+management = gateway_fixtures.management
+upstream = gateway_fixtures.upstream
+mobile = gateway_fixtures.mobile
 
 
 @pytest.fixture
@@ -47,6 +57,21 @@ def appliance(ca_url: str, mdm_url: str, ca_layout: CaLayout, tmp_path: Path) ->
 def client(appliance: Appliance, platform: Admin) -> Iterator[GovMobileClient]:
     """A client acting as a platform admin (with an API token)."""
     with GovMobileClient(appliance.url, token=platform.token, ca_file=appliance.ca_file) as made:
+        yield made
+
+
+@pytest.fixture
+def gateway_appliance(gateway: Gateway) -> Appliance:
+    """The real gateway's management listener, where an appliance's admins point the client."""
+    return Appliance(gateway.management_url, gateway.tls.root)
+
+
+@pytest.fixture
+def gateway_client(gateway_appliance: Appliance, platform: Admin) -> Iterator[GovMobileClient]:
+    """A client acting as a platform admin, through the real gateway's management listener."""
+    with GovMobileClient(
+        gateway_appliance.url, token=platform.token, ca_file=gateway_appliance.ca_file
+    ) as made:
         yield made
 
 

@@ -16,7 +16,9 @@ from govmobile.admin_cli.directory import group, person, tenant
 from govmobile.admin_cli.enrollment import token
 from govmobile.admin_cli.policies import policy
 from govmobile.admin_cli.queue import command
+from govmobile.admin_cli.routes import route
 from govmobile.admin_cli.sessions import login, logout, whoami
+from govmobile.admin_cli.totp import totp
 
 
 @click.group(
@@ -44,6 +46,7 @@ for _command in (
     login,
     logout,
     whoami,
+    totp,
     tenant,
     person,
     group,
@@ -55,6 +58,7 @@ for _command in (
     policy,
     audit,
     cert,
+    route,
 ):
     cli.add_command(_command)
 

@@ -8,6 +8,7 @@ checked against them.
 from govmobile.client.api import GovMobileClient
 from govmobile.client.changes import PersonChange, PolicyChange, TenantChange
 from govmobile.client.queries import AuditFilter, BulkTarget, CertificateFilter, DeviceFilter
+from govmobile.client.routes import RouteSpec
 
 __all__ = [
     "AuditFilter",
@@ -17,5 +18,6 @@ __all__ = [
     "GovMobileClient",
     "PersonChange",
     "PolicyChange",
+    "RouteSpec",
     "TenantChange",
 ]

@@ -15,6 +15,7 @@ from govmobile.client.connection import DEFAULT_TIMEOUT, Connection
 from govmobile.client.devices import Devices, EnrollmentTokens
 from govmobile.client.directory import Groups, People, Tenants
 from govmobile.client.policies import Policies
+from govmobile.client.routes import Routes
 
 
 class GovMobileClient:
@@ -52,6 +53,7 @@ class GovMobileClient:
         self.policies = Policies(self.connection)
         self.audit = Audit(self.connection)
         self.certificates = Certificates(self.connection)
+        self.routes = Routes(self.connection)
 
     @property
     def base_url(self) -> str:

@@ -70,6 +70,15 @@ class CertificateStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class IdentityMode(enum.StrEnum):
+    """How the gateway tells an intranet app who is calling."""
+
+    #: A signed JWT in ``GovMobile-Assertion`` only.
+    ASSERTION = "assertion"
+    #: The assertion plus plain user and groups headers, for apps that cannot verify a JWT.
+    ASSERTION_AND_HEADERS = "assertion_and_headers"
+
+
 ItemT = TypeVar("ItemT")
 CursorT = TypeVar("CursorT")
 
@@ -329,6 +338,39 @@ class Revocation(ApiModel):
     revoked_at: dt.datetime
     reason: str
     crl_number: int
+
+
+# -- gateway routes ------------------------------------------------------------------------
+
+
+class Route(ApiModel):
+    """An intranet app behind the gateway (``/apps/<name>/``, or its own host name)."""
+
+    id: str
+    name: str
+    description: str
+    host: str | None
+    upstream_url: str
+    #: Whether the route trusts a CA of its own for an HTTPS upstream; the PEM is never returned.
+    upstream_ca_configured: bool
+    #: Tenant ids (the API resolves slugs when a route is written).
+    allowed_tenants: list[str]
+    #: Group names; empty admits anyone of the allowed tenants.
+    allowed_groups: list[str]
+    require_compliance: bool
+    identity_mode: IdentityMode
+    user_header: str
+    groups_header: str
+    #: Requests per second per device.
+    rate_limit: int
+    websocket: bool
+    connect_timeout_seconds: int
+    read_timeout_seconds: int
+    enabled: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    updated_by: str
 
 
 DevicePage = Page[Device, str]
