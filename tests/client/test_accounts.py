@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyotp
 import pytest
 
@@ -46,7 +48,10 @@ def test_totp_once_confirmed_is_required(appliance: Appliance, operator: Login) 
     with anonymous(appliance) as client:
         with pytest.raises(Unauthenticated):
             client.auth.login(operator.username, operator.password)
-        client.auth.login(operator.username, operator.password, pyotp.TOTP(secret).now())
+        with pytest.raises(Unauthenticated):  # the confirming code works once only (RFC 6238 §5.2)
+            client.auth.login(operator.username, operator.password, pyotp.TOTP(secret).now())
+        next_code = pyotp.TOTP(secret).at(time.time() + 30)
+        client.auth.login(operator.username, operator.password, next_code)
         assert client.auth.me().username == operator.username
 
 

@@ -84,11 +84,13 @@ def test_totp_is_required_once_enabled(platform: Admin, http: httpx.Client, cloc
     assert (
         http.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 401
     )
-    ok = http.post(
-        "/api/v1/auth/login",
-        json={"username": "alice", "password": PASSWORD, "totp_code": totp.at(clock.now)},
-    )
-    assert ok.status_code == 200
+    # The code that confirmed enrollment cannot log in: each code works once (RFC 6238 §5.2).
+    login = {"username": "alice", "password": PASSWORD, "totp_code": totp.at(clock.now)}
+    assert http.post("/api/v1/auth/login", json=login).status_code == 401
+    clock.advance(dt.timedelta(seconds=30))
+    login["totp_code"] = totp.at(clock.now)
+    assert http.post("/api/v1/auth/login", json=login).status_code == 200
+    assert http.post("/api/v1/auth/login", json=login).status_code == 401  # replayed
 
 
 def test_api_tokens_are_revocable(platform: Admin, http: httpx.Client) -> None:

@@ -77,6 +77,8 @@ class AdminAccount(AdminAccountBase, table=True):
     totp_secret: str | None = None
     #: A TOTP secret shown to the admin but not yet confirmed with a code.
     pending_totp_secret: str | None = None
+    #: The TOTP time step last used to log in: a code is accepted once (RFC 6238 §5.2).
+    totp_last_step: int | None = None
     failed_logins: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     disabled: bool = False
@@ -237,9 +239,10 @@ def check_login(
         )
     ok = _verify_password(account.password_hash, password)
     if ok and account.totp_secret is not None:
-        ok = totp_code is not None and pyotp.TOTP(account.totp_secret).verify(
-            totp_code, for_time=now, valid_window=1
-        )
+        step = totp_step(account.totp_secret, totp_code, now)
+        ok = step is not None and (account.totp_last_step is None or step > account.totp_last_step)
+        if ok:
+            account.totp_last_step = step
     if not ok:
         account.failed_logins += 1
         if account.failed_logins >= policy.max_failures:
@@ -252,6 +255,18 @@ def check_login(
     account.last_login_at = now
     session.add(account)
     return account
+
+
+def totp_step(secret: str, code: str | None, now: dt.datetime) -> int | None:
+    """The time step a TOTP code is valid for (within one step of now), or None."""
+    if not code or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // totp.interval
+    for step in (current - 1, current, current + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
 
 
 def issue_token(

@@ -36,19 +36,35 @@ log = logging.getLogger("govmobile.gateway")
 
 
 class RouteTable:
-    """The routes the data plane was last rendered with, by name, for authorization."""
+    """The routes the data plane was last rendered with, by name, for authorization, and which
+    of them it had to leave out (so the routes API can say so)."""
 
     def __init__(self) -> None:
         self._routes: dict[str, Route] = {}
+        self._left_out: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def replace(self, routes: list[Route]) -> None:
         with self._lock:
             self._routes = {r.name: r for r in routes}
 
+    def rendered(self, left_out: dict[str, str]) -> None:
+        with self._lock:
+            self._left_out = dict(left_out)
+
     def get(self, name: str) -> Route | None:
         with self._lock:
             return self._routes.get(name)
+
+    def status(self, route: Route) -> str:
+        """``live``, ``disabled``, ``pending`` (not rendered yet) or why it was left out."""
+        with self._lock:
+            if not route.enabled:
+                return "disabled"
+            if route.name in self._left_out:
+                return f"unavailable: {self._left_out[route.name]}"
+            rendered = self._routes.get(route.name)
+            return "live" if rendered is not None and rendered.version == route.version else "pending"
 
 
 def create_app(
@@ -100,6 +116,7 @@ def create_app(
         ca_url=settings.ca_url,
         ca_verify=internal_verify,
         on_routes=route_table.replace,
+        on_rendered=route_table.rendered,
     )
     summariser = AccessLogSummariser(layout.access_log, database, reopen=nginx.reopen_logs, clock=clock)
     registry = CollectorRegistry()
@@ -162,7 +179,9 @@ def create_app(
         authorization_routes(database, issuer, route_table.get, internal_secret, decisions, clock)
     )
     app.include_router(
-        route_routes(RouteAdministration(database, clock), BearerAuthenticator(database, clock))
+        route_routes(
+            RouteAdministration(database, clock), BearerAuthenticator(database, clock), route_table.status
+        )
     )
     app.include_router(operation_routes(database, registry))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from cryptography import x509
@@ -42,7 +42,7 @@ class SyncReport:
     crl_written: bool = False
     rendered: bool = False
     reloaded: bool = False
-    skipped_routes: tuple[str, ...] = ()
+    skipped_routes: dict[str, str] = field(default_factory=dict)
 
 
 class DataPlaneController:
@@ -57,6 +57,7 @@ class DataPlaneController:
         ca_url: str,
         ca_verify: str | bool,
         on_routes: Callable[[list[Route]], None],
+        on_rendered: Callable[[dict[str, str]], None] = lambda skipped: None,
     ) -> None:
         self.database = database
         self.nginx = nginx
@@ -66,6 +67,7 @@ class DataPlaneController:
         self.ca_url = ca_url.rstrip("/")
         self.ca_verify = ca_verify
         self.on_routes = on_routes
+        self.on_rendered = on_rendered
         self.generation = 0
         self._seen: Fingerprints | None = None
         self.last_change: dt.datetime | None = None
@@ -85,8 +87,8 @@ class DataPlaneController:
         self.on_routes(routes)
         self.generation += 1
         text, skipped = render(self.inputs, self.layout, routes, generation=self.generation)
-        for reason in skipped:
-            log.error("route left out of the data plane: %s", reason)
+        for name, reason in skipped.items():
+            log.error("route %s left out of the data plane: %s", name, reason)
         try:
             report.reloaded = self.nginx.apply(text)
         except ConfigurationRejected as rejected:
@@ -94,7 +96,8 @@ class DataPlaneController:
             log.error("nginx refused the rendered configuration; keeping the running one: %s", rejected)
             raise
         report.rendered = True
-        report.skipped_routes = tuple(skipped)
+        report.skipped_routes = skipped
+        self.on_rendered(skipped)
         return report
 
     def _fingerprints(self) -> Fingerprints:

@@ -77,6 +77,8 @@ class RouteWrite(SQLModel):
     connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
     read_timeout_seconds: int = Field(default=60, ge=1, le=3600)
     enabled: bool = True
+    #: On replace: the version you read. A route changed since is not overwritten (409).
+    version: int | None = None
 
     @field_validator("name")
     @classmethod
@@ -144,12 +146,16 @@ class RoutePublic(SQLModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     updated_by: str
+    #: ``live``, ``pending`` (the data plane has not picked it up yet), ``disabled``, or
+    #: ``unavailable: <why>`` when the gateway had to leave it out (an unresolvable upstream).
+    data_plane: str
 
     @classmethod
-    def of(cls, route: Route) -> RoutePublic:
+    def of(cls, route: Route, *, data_plane: str) -> RoutePublic:
         data = route.model_dump(exclude={"upstream_ca_pem", "allowed_tenants", "allowed_groups"})
         return cls(
             **data,
+            data_plane=data_plane,
             upstream_ca_configured=route.upstream_ca_pem is not None,
             allowed_tenants=json.loads(route.allowed_tenants),
             allowed_groups=json.loads(route.allowed_groups),

@@ -92,7 +92,18 @@ def save_route(
             x509.load_pem_x509_certificates(data.upstream_ca_pem.encode())
         except ValueError:
             raise InvalidInput("upstream_ca_pem is not a PEM certificate", code="bad_upstream_ca") from None
-    fields = data.model_dump(exclude={"allowed_tenants", "allowed_groups"})
+    if existing is not None and data.version is not None and data.version != existing.version:
+        raise Conflict(
+            f"route {existing.name!r} changed since you read it (version {existing.version}, not {data.version}); "
+            "read it again and reapply your change",
+            code="route_changed",
+        )
+    fields = data.model_dump(exclude={"allowed_tenants", "allowed_groups", "version"})
+    if existing is not None and "upstream_ca_pem" not in data.model_fields_set:
+        # The CA is never returned, so a client that did not send it means "keep it";
+        # send null (or "") to remove it.
+        fields["upstream_ca_pem"] = existing.upstream_ca_pem
+    fields["upstream_ca_pem"] = fields["upstream_ca_pem"] or None
     route = existing or Route(**fields, created_at=now)
     for key, value in fields.items():
         setattr(route, key, value)

@@ -27,6 +27,7 @@ from govmobile.core.accounts import (
     hash_token,
     issue_token,
     revoke_token,
+    totp_step,
 )
 from govmobile.core.database import Database, utcnow
 from govmobile.core.directory import (
@@ -174,12 +175,14 @@ class Administration:
             pending = account.pending_totp_secret
             if pending is None:
                 raise Conflict("start TOTP enrollment first", code="no_pending_totp")
-            if not pyotp.TOTP(pending).verify(code, for_time=now, valid_window=1):
+            step = totp_step(pending, code, now)
+            if step is None:
                 raise InvalidInput(
                     "the one-time code does not match; check the authenticator's clock", code="bad_totp"
                 )
             account.totp_secret = pending
             account.pending_totp_secret = None
+            account.totp_last_step = step  # the confirming code cannot log in as well
             session.add(account)
             audit.record(
                 session,

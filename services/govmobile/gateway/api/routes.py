@@ -6,32 +6,37 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from govmobile.core.accounts import Principal
-from govmobile.gateway.models import RoutePublic, RouteWrite
+from govmobile.gateway.models import Route, RoutePublic, RouteWrite
 from govmobile.gateway.routes import RouteAdministration
 
 
-def route_routes(routes: RouteAdministration, authenticate: Callable[..., Principal]) -> APIRouter:
+def route_routes(
+    routes: RouteAdministration, authenticate: Callable[..., Principal], status: Callable[[Route], str]
+) -> APIRouter:
     router = APIRouter(prefix="/api/v1/routes", tags=["routes"])
+
+    def public(route: Route) -> RoutePublic:
+        return RoutePublic.of(route, data_plane=status(route))
 
     @router.get("", response_model=list[RoutePublic])
     def list_all(admin: Annotated[Principal, Depends(authenticate)]) -> list[RoutePublic]:
         """Routes, as every admin may see them (they carry no secrets)."""
-        return [RoutePublic.of(r) for r in routes.list()]
+        return [public(r) for r in routes.list()]
 
     @router.get("/{route}", response_model=RoutePublic)
     def show(route: str, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
-        return RoutePublic.of(routes.get(route))
+        return public(routes.get(route))
 
     @router.post("", response_model=RoutePublic, status_code=201)
     def create(body: RouteWrite, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
         """Add an intranet app (platform admins). The data plane picks it up within a second."""
-        return RoutePublic.of(routes.create(admin, body))
+        return public(routes.create(admin, body))
 
     @router.put("/{route}", response_model=RoutePublic)
     def replace(
         route: str, body: RouteWrite, admin: Annotated[Principal, Depends(authenticate)]
     ) -> RoutePublic:
-        return RoutePublic.of(routes.replace(admin, route, body))
+        return public(routes.replace(admin, route, body))
 
     @router.delete("/{route}", status_code=204)
     def remove(route: str, admin: Annotated[Principal, Depends(authenticate)]) -> Response:

@@ -123,10 +123,10 @@ class RenderInputs:
 
 def render(
     inputs: RenderInputs, layout: DataPlaneLayout, routes: list[Route], *, generation: int
-) -> tuple[str, list[str]]:
+) -> tuple[str, dict[str, str]]:
     """The configuration text, and the routes left out (with why) so one bad route cannot stop all."""
     rendered: list[RenderedRoute] = []
-    skipped: list[str] = []
+    skipped: dict[str, str] = {}
     for route in routes:
         if not route.enabled:
             continue
@@ -135,7 +135,7 @@ def render(
         try:
             socket.getaddrinfo(host, None)
         except OSError:
-            skipped.append(f"{route.name}: upstream host {host!r} does not resolve")
+            skipped[route.name] = f"upstream host {host!r} does not resolve"
             continue
         tls = parsed.scheme == "https"
         trust = inputs.system_trust

@@ -1,0 +1,89 @@
+"""The routes API: validation, optimistic concurrency, and what the data plane did with a route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.gateway.conftest import Gateway
+from tests.mdm.conftest import Admin, Department
+from tests.support.upstreams import RecordingUpstream
+
+
+def _route(water: Department, upstream: str, **extra: Any) -> dict[str, Any]:
+    return {"name": "docs", "upstream_url": upstream, "allowed_tenants": [water.tenant_id], **extra}
+
+
+def test_a_route_reports_when_it_is_live(
+    gateway: Gateway, management: Admin, water: Department, upstream: tuple[RecordingUpstream, str]
+) -> None:
+    created = management.ok("POST", "/api/v1/routes", json=_route(water, upstream[1]))
+    assert created["data_plane"] in ("pending", "live")
+    gateway.wait_until(lambda: management.ok("GET", "/api/v1/routes/docs")["data_plane"] == "live")
+
+
+def test_an_unresolvable_upstream_is_reported_not_hidden(
+    gateway: Gateway, management: Admin, water: Department
+) -> None:
+    management.ok("POST", "/api/v1/routes", json=_route(water, "http://no-such-host.invalid:8080"))
+    gateway.wait_until(
+        lambda: management.ok("GET", "/api/v1/routes/docs")["data_plane"].startswith("unavailable")
+    )
+    assert "does not resolve" in management.ok("GET", "/api/v1/routes/docs")["data_plane"]
+    assert gateway.status_of("/apps/docs/") == 404
+
+
+def test_a_stale_replace_is_refused(
+    management: Admin, water: Department, upstream: tuple[RecordingUpstream, str]
+) -> None:
+    created = management.ok("POST", "/api/v1/routes", json=_route(water, upstream[1]))
+    management.ok(
+        "PUT",
+        "/api/v1/routes/docs",
+        json=_route(water, upstream[1], rate_limit=5, version=created["version"]),
+    )
+    stale = management(
+        "PUT",
+        "/api/v1/routes/docs",
+        json=_route(water, upstream[1], websocket=True, version=created["version"]),
+    )
+    assert stale.status_code == 409
+    assert stale.json()["error"] == "route_changed"
+    assert management.ok("GET", "/api/v1/routes/docs")["rate_limit"] == 5
+
+
+def test_the_upstream_ca_survives_a_replace_that_does_not_mention_it(
+    management: Admin, water: Department, gateway: Gateway
+) -> None:
+    pem = gateway.tls.root.read_text()
+    management.ok("POST", "/api/v1/routes", json=_route(water, "https://127.0.0.1:9", upstream_ca_pem=pem))
+    kept = management.ok(
+        "PUT", "/api/v1/routes/docs", json=_route(water, "https://127.0.0.1:9", rate_limit=3)
+    )
+    assert kept["upstream_ca_configured"] is True
+    cleared = management.ok(
+        "PUT", "/api/v1/routes/docs", json=_route(water, "https://127.0.0.1:9", upstream_ca_pem=None)
+    )
+    assert cleared["upstream_ca_configured"] is False
+
+
+def test_bad_routes_are_refused(management: Admin, water: Department, platform: Admin, database: Any) -> None:
+    for body, fragment in [
+        (_route(water, "ftp://files.example"), "upstream_url"),
+        (_route(water, "http://user:pass@intranet.example"), "upstream_url"),
+        (_route(water, "http://x.example", name="api"), "reserved"),
+        (_route(water, "http://x.example", name="Bad Name"), "name"),
+        (_route(water, "http://x.example", allowed_tenants=[]), "at least one tenant"),
+        (_route(water, "http://x.example", allowed_tenants=["atlantis"]), "atlantis"),
+        (_route(water, "http://x.example", user_header="GovMobile-Gateway-Proof"), "header"),
+        (_route(water, "http://x.example", upstream_ca_pem="not a certificate"), "upstream_ca_pem"),
+    ]:
+        response = management("POST", "/api/v1/routes", json=body)
+        assert response.status_code in (400, 422), (body, response.text)
+        assert fragment in response.text, (fragment, response.text)
+    assert management.ok("GET", "/api/v1/routes") == []
+    from govmobile.core.accounts import Role
+    from tests.support.admins import make_admin
+
+    tenant_admin = Admin(management.client, make_admin(database, Role.TENANT_ADMIN, water.tenant_id))
+    refused = tenant_admin("POST", "/api/v1/routes", json=_route(water, "http://x.example"))
+    assert refused.status_code == 403
