@@ -276,7 +276,7 @@ class Agent:
             return False
         expired = now >= identity.not_after
         try:
-            await self.renew()
+            await self.renew(expired=expired)
         except CertificateRejected as error:
             when = f"{identity.not_after:%Y-%m-%d %H:%M} UTC"
             raise CertificateRejected(
@@ -293,11 +293,18 @@ class Agent:
             return False
         return True
 
-    async def renew(self) -> DeviceIdentity:
-        """EST simplereenroll now; the new certificate and key replace the old at once."""
+    async def renew(self, *, expired: bool = False) -> DeviceIdentity:
+        """EST simplereenroll now; the new certificate and key replace the old at once.
+
+        An expired certificate is renewed through the grace-window endpoint instead, proving
+        possession of the old key (the CA refuses once the grace window has passed)."""
         identity = self.identity()
         serial = self.profile.load().serial_number
-        renewed = await renew_certificate(self.gateway(), identity, serial, now=self.clock())
+        if expired:
+            async with Gateway.pinned(identity.server, identity.root) as pinned:
+                renewed = await renew_certificate(pinned, identity, serial, now=self.clock(), expired=True)
+        else:
+            renewed = await renew_certificate(self.gateway(), identity, serial, now=self.clock())
         self.store.save_identity(renewed)
         self._resign_receipts(renewed)
         self._use_identity(renewed)

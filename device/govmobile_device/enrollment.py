@@ -14,11 +14,13 @@ certificate over mutual TLS and a new key.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import urllib.parse
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from govmobile_device import pki
@@ -108,11 +110,22 @@ async def request_certificate(
 
 
 async def renew_certificate(
-    gateway: Gateway, identity: DeviceIdentity, serial_number: str, *, now: dt.datetime
+    gateway: Gateway, identity: DeviceIdentity, serial_number: str, *, now: dt.datetime, expired: bool = False
 ) -> DeviceIdentity:
-    """EST simplereenroll with a new key; the successor must chain to the pinned root."""
+    """EST simplereenroll with a new key; the successor must chain to the pinned root.
+
+    ``expired``: the certificate can no longer authenticate TLS, so the request goes to the
+    grace-window endpoint over server-authenticated TLS, with the old key's signature over
+    the new CSR as the proof (``gateway`` must then be a pinned, not a mutual, connection).
+    """
     key = pki.new_key()
-    certificates = await gateway.simplereenroll(pki.csr_base64(key, serial_number))
+    csr = pki.csr_base64(key, serial_number)
+    if expired:
+        der = base64.b64decode(csr)
+        signature = identity.key.sign(der, ec.ECDSA(hashes.SHA256()))
+        certificates = await gateway.renew_expired(csr, identity.certificate, signature)
+    else:
+        certificates = await gateway.simplereenroll(csr)
     leaf, intermediates = _checked(key, certificates, identity.root, now)
     if pki.common_name(leaf) != identity.device_id:
         raise TrustFailure("the renewed certificate names another device; it was not accepted")

@@ -46,9 +46,12 @@ from govmobile_device.errors import (
 from govmobile_device.protocol import (
     CHECKIN,
     EST_CACERTS,
+    EST_EXPIRED_SIMPLEREENROLL,
     EST_SIMPLEENROLL,
     EST_SIMPLEREENROLL,
+    EXPIRED_CERT_HEADER,
     FACTS_HEADER,
+    POSSESSION_HEADER,
     WAIT,
     CheckinRequest,
     CheckinResponse,
@@ -192,6 +195,25 @@ class Gateway:
             content=csr,
             headers={"Content-Type": "application/pkcs10", FACTS_HEADER: encoded},
             auth=("device", token),
+        )
+        return pki.read_certs_only(response.content)
+
+    async def renew_expired(
+        self, csr: bytes, expired: x509.Certificate, signature: bytes
+    ) -> list[x509.Certificate]:
+        """Renewal in the grace window: no client certificate (an expired one cannot pass TLS);
+        the old key's signature over the new CSR proves the device still holds it."""
+        response = await self._request(
+            "POST",
+            EST_EXPIRED_SIMPLEREENROLL,
+            content=csr,
+            headers={
+                "Content-Type": "application/pkcs10",
+                EXPIRED_CERT_HEADER: base64.b64encode(
+                    expired.public_bytes(serialization.Encoding.DER)
+                ).decode(),
+                POSSESSION_HEADER: base64.b64encode(signature).decode(),
+            },
         )
         return pki.read_certs_only(response.content)
 

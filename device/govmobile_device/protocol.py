@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 EST_CACERTS = "/.well-known/est/cacerts"
 EST_SIMPLEENROLL = "/.well-known/est/simpleenroll"
 EST_SIMPLEREENROLL = "/.well-known/est/simplereenroll"
+#: Renewal after expiry, within the CA's grace window: the old key signs the new CSR.
+EST_EXPIRED_SIMPLEREENROLL = "/.well-known/est/expired/simplereenroll"
+EXPIRED_CERT_HEADER = "GovMobile-Expired-Certificate"
+POSSESSION_HEADER = "GovMobile-Possession-Signature"
 CHECKIN = "/api/v1/device/checkin"
 WAIT = "/api/v1/device/wait"
 FACTS_HEADER = "GovMobile-Device-Facts"

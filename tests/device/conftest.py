@@ -115,7 +115,6 @@ def _fresh_hooks(clock: Clock, gateway: GatewayStub) -> None:
     gateway.checkin_faults = []
     gateway.rewrite_checkin = None
     gateway.refused.clear()
-    gateway.allow_expired_renewal = True
     gateway.paths.clear()
     gateway.requests = 0
 

@@ -152,4 +152,4 @@ def test_run_exits_with_the_refusals_code(enrolled: Tablet, platform: Admin) -> 
     platform.ok("POST", f"/api/v1/devices/{enrolled.device_id}/retire")
     outcome = enrolled("run", "--heartbeat", "0.3", "--wait-timeout", "2")
     assert outcome.code == 7
-    assert "certificate_not_bound" in outcome.err
+    assert "device_retired" in outcome.err

@@ -15,10 +15,8 @@ is exercised over real mutual-TLS sockets:
   or missing certificate gets what nginx answers (docs/gateway.md): ``401
   {"error": "client_certificate_required", "message": "... (got: FAILED:certificate revoked)"}``.
   A certificate is required everywhere but on the enrollment paths and ``/pki/``.
-- One deliberate difference, switchable with ``allow_expired_renewal``: an expired, unrevoked
-  certificate is let through to ``/.well-known/est/simplereenroll``, so that a device offline
-  past expiry can renew within the CA's grace window as docs/device-protocol.md promises. The
-  nginx configuration as written refuses it (``ssl_client_verify`` fails on expiry).
+- An expired certificate is refused everywhere, as nginx does; renewal in the grace window
+  goes to ``/.well-known/est/expired/simplereenroll`` without a client certificate.
 - Client-supplied ``Client-Cert`` and ``GovMobile-Gateway-Proof`` headers are dropped.
 
 HTTP/1.1 with Content-Length or chunked bodies, keep-alive, nothing more. Run it in a thread
@@ -72,6 +70,7 @@ CHECKIN_PATH = "/api/v1/device/checkin"
 OPEN_PATHS = (
     "/.well-known/est/cacerts",
     "/.well-known/est/simpleenroll",
+    "/.well-known/est/expired/simplereenroll",
     "/pki/",
     "/ocsp",
     "/.well-known/jwks.json",
@@ -115,7 +114,6 @@ class GatewayStub:
         crl_url: str | None = None,
         crl_max_age: float = 1.0,
         clock: Callable[[], dt.datetime] = utcnow,
-        allow_expired_renewal: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -124,7 +122,6 @@ class GatewayStub:
         self.crl_url = crl_url
         self.crl_max_age = crl_max_age
         self.clock = clock
-        self.allow_expired_renewal = allow_expired_renewal
         self.host = host
         self.port = port
         self._trusted = x509.load_pem_x509_certificates(trusted_ca_pem)
@@ -292,9 +289,7 @@ class GatewayStub:
         await self._load_crl(force=False)
         if certificate.serial_number in self._revoked:
             return "FAILED:certificate revoked"
-        if now > certificate.not_valid_after_utc and not (
-            self.allow_expired_renewal and path == REENROLL_PATH
-        ):
+        if now > certificate.not_valid_after_utc:
             return "FAILED:certificate has expired"
         return "SUCCESS"
 

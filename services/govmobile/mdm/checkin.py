@@ -291,14 +291,20 @@ def _apply_acknowledgement(
             session, device, DeviceState.WIPED, actor=actor, now=now, reason="wipe confirmed by the device"
         )
         queue.close_open_commands(session, device, CommandState.CANCELLED, reason="device wiped", now=now)
-        if device.cert_serial:
-            outcome.revoke.append((device.cert_serial, "cessationOfOperation"))
-        device.cert_sha256 = None
-        device.previous_cert_sha256 = None
+        # The certificate stays bound, revoked, so that the device is told it was wiped.
+        for serial in (device.cert_serial, device.previous_cert_serial):
+            if serial:
+                outcome.revoke.append((serial, "cessationOfOperation"))
     elif kind is CommandType.SELECTIVE_WIPE:
-        receipt = verify_receipt(
-            result, certificate=presented.load(), device_id=device.id, command_id=command.id
-        )
+        try:
+            receipt = verify_receipt(
+                result, certificate=presented.load(), device_id=device.id, command_id=command.id
+            )
+        except InvalidInput as refused:
+            # Name the command, so the device can drop or redo this result alone.
+            raise InvalidInput(
+                refused.public_message, code=refused.code, details={"command_ids": [command.id]}
+            ) from None
         device.work_container_wiped_at = now
         record_event(
             session,
@@ -311,12 +317,16 @@ def _apply_acknowledgement(
     elif kind is CommandType.LOCATE:
         location = result.get("location")
         if location is None:
-            raise InvalidInput("a locate result needs a 'location'", code="bad_result")
+            raise InvalidInput(
+                "a locate result needs a 'location'", code="bad_result", details={"command_ids": [command.id]}
+            )
         try:
             device.last_location = Location.model_validate(location).model_dump_json()
         except ValidationError:
             raise InvalidInput(
-                "the locate result's location is not a valid position", code="bad_result"
+                "the locate result's location is not a valid position",
+                code="bad_result",
+                details={"command_ids": [command.id]},
             ) from None
     device.revision += 1
     session.add(device)

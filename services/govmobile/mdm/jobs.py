@@ -26,7 +26,7 @@ from govmobile.core import audit
 from govmobile.core.database import Database, utcnow
 from govmobile.mdm import commands as queue
 from govmobile.mdm.compliance import offline_reason
-from govmobile.mdm.devices import record_event
+from govmobile.mdm.devices import REACHABLE, record_event
 from govmobile.mdm.models import Command, CommandType, Device, DeviceCheckin, DeviceState, Policy
 from govmobile.mdm.signer import CertificateSigner
 from govmobile.mdm.wakeups import prune_wakeups
@@ -168,9 +168,14 @@ class Maintenance:
 
     def _revoke_unbound(self, now: dt.datetime) -> int:
         with self.database.session() as session:
+            # Certificates that authenticate a device in service; every other device certificate
+            # (unbound, or bound to a wiped or retired device) must be revoked.
+            in_service = col(Device.state).in_([state.value for state in REACHABLE])
             bound: CompoundSelect[tuple[str]] = union(
-                select(Device.cert_serial).where(col(Device.cert_serial).is_not(None)),
-                select(Device.previous_cert_serial).where(col(Device.previous_cert_serial).is_not(None)),
+                select(Device.cert_serial).where(col(Device.cert_serial).is_not(None), in_service),
+                select(Device.previous_cert_serial).where(
+                    col(Device.previous_cert_serial).is_not(None), in_service
+                ),
             )
             serials = session.exec(
                 select(_certificates.c.serial).where(

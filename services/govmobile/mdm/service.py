@@ -393,9 +393,8 @@ class Mdm:
             queue.close_open_commands(
                 session, device, CommandState.CANCELLED, reason="device retired", now=now
             )
+            # The certificates stay bound (and are revoked) so the device is told it was retired.
             serials = [s for s in (device.cert_serial, device.previous_cert_serial) if s]
-            device.cert_sha256 = device.previous_cert_sha256 = None
-            session.add(device)
             audit.record(
                 session,
                 actor=principal.actor,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import ValidationError
@@ -15,7 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from govmobile.core.errors import InvalidInput, Unauthenticated
 from govmobile.mdm.enrollment import DeviceFacts
 from govmobile.mdm.est import CERTS_ONLY, certs_only, read_csr
-from govmobile.mdm.identity import PresentedCertificate
+from govmobile.mdm.identity import (
+    EXPIRED_CERT_HEADER,
+    POSSESSION_HEADER,
+    PresentedCertificate,
+    proven_possession,
+)
 from govmobile.mdm.service import Mdm
 
 _basic = HTTPBasic(auto_error=False, realm="GovMobile enrollment")
@@ -61,6 +67,20 @@ def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertifica
     ) -> Response:
         """§4.2.2: renew with the current certificate (mutual TLS through the gateway)."""
         csr = read_csr(await request.body())
+        issued = await run_in_threadpool(mdm.reenroll, presented, csr)
+        return pkcs7(issued.certificates())
+
+    @router.post("/expired/simplereenroll", response_class=Response)
+    async def renew_expired(request: Request) -> Response:
+        """Renewal of a certificate that expired within the grace window (§4.2.2 with the label
+        "expired"): the old key signs the new CSR instead of authenticating the TLS connection."""
+        body = await request.body()
+        csr = read_csr(body)
+        presented = proven_possession(
+            request.headers.get(EXPIRED_CERT_HEADER),
+            request.headers.get(POSSESSION_HEADER),
+            csr.public_bytes(Encoding.DER),
+        )
         issued = await run_in_threadpool(mdm.reenroll, presented, csr)
         return pkcs7(issued.certificates())
 
