@@ -109,7 +109,9 @@ def test_wipe_is_confirmed_then_the_device_is_shut_out(
     ).json()
     assert on_ca["status"] == "revoked"
     assert on_ca["revocation_reason"] == "cessationOfOperation"
-    assert enrolled.checkin().status_code == 401
+    after = enrolled.checkin()
+    assert after.status_code == 403
+    assert after.json()["error"] == "device_wiped"
     refused = platform("POST", f"/api/v1/devices/{enrolled.device_id}/commands", json={"type": "lock"})
     assert refused.status_code == 409
     assert "wiped" in refused.json()["message"]
