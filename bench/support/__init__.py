@@ -1,0 +1,1 @@
+"""Helpers shared by the benchmarks (processes, ports, a throwaway PKI, load-generator output)."""
