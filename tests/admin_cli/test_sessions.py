@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import time
 
 import pyotp
 import pytest
@@ -92,9 +93,13 @@ def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login) -> N
         client.auth.confirm_totp(pyotp.TOTP(secret).now())
     base = ["login", "--server", appliance.url, "--ca-file", str(appliance.ca_file), "-u", "ops-lead"]
     assert terminal.refused(*base, "--password-stdin", input=operator.password + "\n").startswith("invalid")
-    code = pyotp.TOTP(secret).now()
-    terminal.ok(*base, "--password-stdin", "--totp-code", code, input=operator.password + "\n")
-    terminal.ok(*base, "--totp", input=f"{operator.password}\n{pyotp.TOTP(secret).now()}\n")
+    # Each code logs in once (RFC 6238 §5.2): the confirming one is spent, so use the next one.
+    totp, now = pyotp.TOTP(secret), time.time()
+    terminal.ok(*base, "--totp", input=f"{operator.password}\n{totp.at(now + 30)}\n")
+    replayed = terminal.refused(
+        *base, "--password-stdin", "--totp-code", totp.at(now + 30), input=operator.password + "\n"
+    )
+    assert replayed.startswith("invalid")
 
 
 def test_scripts_use_an_api_token_from_the_environment(admin: Admin, appliance: Appliance) -> None:

@@ -177,4 +177,5 @@ def test_a_retired_device_is_out_of_reach(client: GovMobileClient, enrolled: Scr
         client.commands.send(enrolled.device_id, CommandType.LOCK)
     assert unreachable.value.code == "device_unreachable"
     checkin = enrolled.checkin()
-    assert checkin.status_code == 401, checkin.text  # its certificate is no longer bound
+    assert checkin.status_code == 403, checkin.text  # told it was retired (its certificate is revoked)
+    assert checkin.json()["error"] == "device_retired"

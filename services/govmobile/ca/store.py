@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator
 
 from sqlalchemy import func, insert, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from govmobile.ca.authority import CertificateQuery, CrlDocument
 from govmobile.ca.crl import RevokedEntry
 from govmobile.ca.models import Certificate, CertificateStatus, CrlState, RevocationReason
 from govmobile.core import audit
-from govmobile.core.database import Database
+from govmobile.core.database import Database, GroupCommit
 from govmobile.core.errors import Conflict, NotFound
 
 _CERTIFICATES = Certificate.__table__  # type: ignore[attr-defined]
@@ -23,72 +22,39 @@ _CERTIFICATES = Certificate.__table__  # type: ignore[attr-defined]
 _CRL_RETENTION_AFTER_EXPIRY = dt.timedelta(days=1)
 
 
-class _PendingIssue:
-    __slots__ = ("actor", "certificate", "done", "error")
-
-    def __init__(self, certificate: Certificate, actor: str) -> None:
-        self.certificate = certificate
-        self.actor = actor
-        self.done = False
-        self.error: BaseException | None = None
-
-
 class SqlCertificateStore:
     def __init__(self, database: Database) -> None:
         self.database = database
-        # Group commit for issuance: see add_issued.
-        self._pending: list[_PendingIssue] = []
-        self._pending_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        # Issuance is the CA's hot path: concurrent issuances share one commit.
+        self._group_commit = GroupCommit(database)
 
     def add_issued(self, certificate: Certificate, *, actor: str) -> None:
         """Record a certificate and its audit event; returns only once they are committed.
 
-        Concurrent callers share transactions (group commit): whoever holds the commit lock
-        writes every record queued so far in one transaction, and the others find theirs
-        already committed when they get the lock. One failure fails its whole batch, and no
-        caller in it receives a certificate, so nothing is ever issued unrecorded.
+        Concurrent callers share transactions (group commit), each in its own savepoint: a
+        failure returns to its own caller, and no certificate is ever handed out unrecorded.
         """
-        entry = _PendingIssue(certificate, actor)
-        with self._pending_lock:
-            self._pending.append(entry)
-        with self._commit_lock:
-            if not entry.done:
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                try:
-                    self._write_issued(batch)
-                except BaseException as error:
-                    for pending in batch:
-                        pending.error = error
-                    raise
-                finally:
-                    for pending in batch:
-                        pending.done = True
-        if entry.error is not None:
-            raise entry.error
+        self._group_commit.run(lambda session: self._write_issued(session, certificate, actor))
 
-    def _write_issued(self, batch: list[_PendingIssue]) -> None:
-        with self.database.transaction() as session:
-            # Core inserts: issuance is the CA's hot path and needs no unit of work.
-            session.connection().execute(insert(_CERTIFICATES), [p.certificate.model_dump() for p in batch])
-            for pending in batch:
-                certificate = pending.certificate
-                audit.record(
-                    session,
-                    actor=pending.actor,
-                    action="certificate.issued",
-                    target=f"certificate:{certificate.serial}",
-                    tenant_id=certificate.tenant_id,
-                    details={
-                        "profile": certificate.profile,
-                        "subject": certificate.subject,
-                        "sha256": certificate.sha256,
-                        "not_after": certificate.not_after.isoformat(),
-                        "renewed_from": certificate.renewed_from,
-                    },
-                    now=certificate.issued_at,
-                )
+    @staticmethod
+    def _write_issued(session: Session, certificate: Certificate, actor: str) -> None:
+        # A Core insert: issuance needs no unit of work.
+        session.connection().execute(insert(_CERTIFICATES), [certificate.model_dump()])
+        audit.record(
+            session,
+            actor=actor,
+            action="certificate.issued",
+            target=f"certificate:{certificate.serial}",
+            tenant_id=certificate.tenant_id,
+            details={
+                "profile": certificate.profile,
+                "subject": certificate.subject,
+                "sha256": certificate.sha256,
+                "not_after": certificate.not_after.isoformat(),
+                "renewed_from": certificate.renewed_from,
+            },
+            now=certificate.issued_at,
+        )
 
     def get(self, serial: str) -> Certificate | None:
         with self.database.session() as session:

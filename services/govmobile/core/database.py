@@ -12,10 +12,10 @@ import enum
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import DateTime, String, event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 _WRITE = "govmobile_write"
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -174,6 +175,64 @@ class _WriterLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+
+class GroupCommit:
+    """Concurrent writers share one transaction and one commit, so one fsync serves many.
+
+    Each call's work runs in its own savepoint inside the shared transaction: a failure undoes
+    that call's writes only and is raised to that caller alone. Whoever holds the commit lock
+    runs everything queued so far; the others find their work already committed when they get
+    the lock. Work returns only after its commit, so nothing is reported done before it is.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._pending: list[_QueuedWork[Any]] = []
+        self._pending_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        entry: _QueuedWork[T] = _QueuedWork(work)
+        with self._pending_lock:
+            self._pending.append(entry)
+        with self._commit_lock:
+            if not entry.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if entry.error is not None:
+            raise entry.error
+        return entry.result  # type: ignore[return-value]
+
+    def _commit(self, batch: list[_QueuedWork[Any]]) -> None:
+        try:
+            with self.database.transaction() as session:
+                for item in batch:
+                    try:
+                        with session.begin_nested():
+                            item.result = item.work(session)
+                    except Exception as error:  # noqa: BLE001 - handed to that item's caller
+                        item.error = error
+        except BaseException as error:
+            for item in batch:
+                if item.error is None:
+                    item.error = error
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            for item in batch:
+                item.done = True
+
+
+class _QueuedWork(Generic[T]):
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[Session], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
 
 
 def _sqlite_on_connect(dbapi_connection: DBAPIConnection, synchronous: str) -> None:

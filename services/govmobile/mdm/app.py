@@ -16,7 +16,7 @@ from govmobile.core.settings import load_settings
 from govmobile.mdm.administration import Administration
 from govmobile.mdm.api.accounts import account_routes
 from govmobile.mdm.api.audit import audit_routes
-from govmobile.mdm.api.device_protocol import device_protocol_routes
+from govmobile.mdm.api.device_protocol import CHECKIN_PATH, checkin_handler, device_protocol_routes
 from govmobile.mdm.api.devices import device_routes
 from govmobile.mdm.api.directory import directory_routes
 from govmobile.mdm.api.enrollment import est_routes
@@ -34,6 +34,7 @@ from govmobile.mdm.signer import CertificateSigner, HttpCertificateSigner
 from govmobile.mdm.wakeups import WakeupHub
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.fastpath import FastPaths
 from govmobile.web.operations import operation_routes
 
 
@@ -110,6 +111,13 @@ def create_app(
     app.include_router(est_routes(mdm, presented_certificate))
     app.include_router(
         device_protocol_routes(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
+    )
+    # Added last, so it is the outermost middleware: check-ins skip the framework's layers.
+    app.add_middleware(
+        FastPaths,
+        routes={("POST", CHECKIN_PATH): checkin_handler(mdm, trust)},
+        max_body_bytes=settings.max_body_bytes,
+        on_error=metrics.count_error,
     )
     app.include_router(operation_routes(database, metrics.registry))
     app.state.mdm = mdm

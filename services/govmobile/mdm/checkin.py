@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, Text, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
@@ -90,6 +90,42 @@ _CHECKINS = DeviceCheckin.__table__  # type: ignore[attr-defined]
 _HEARTBEAT_STATES = (DeviceState.ACTIVE.value, DeviceState.LOCKED.value, DeviceState.LOST.value)
 
 
+def _heartbeat_statements() -> tuple[Any, Any]:
+    # Built once: composing SQL expressions costs more than running them on this hot path.
+    d = _DEVICES.c
+    by_certificate = core_select(
+        d.id,
+        d.tenant_id,
+        d.state,
+        d.compliant,
+        d.posture,
+        d.lost_mode,
+        d.lock_message,
+        d.cert_not_after,
+        d.previous_cert_sha256,
+        d.checkin_count,
+        d.os_name,
+        d.os_version,
+    ).where(d.cert_sha256 == bindparam("sha256"))
+    record = (
+        update(_DEVICES)
+        .where(d.id == bindparam("for_device"))
+        .values(
+            checkin_count=d.checkin_count + 1,
+            last_seen_at=bindparam("seen_at"),
+            posture=bindparam("posture_json"),
+            compliance_reasons=bindparam("reasons_json"),
+            os_name=bindparam("new_os_name"),
+            os_version=bindparam("new_os_version"),
+            last_location=func.coalesce(bindparam("location_json", type_=Text), d.last_location),
+        )
+    )
+    return by_certificate, record
+
+
+_DEVICE_BY_CERTIFICATE, _RECORD_HEARTBEAT = _heartbeat_statements()
+
+
 def heartbeat(
     connection: Connection,
     presented: PresentedCertificate,
@@ -101,23 +137,7 @@ def heartbeat(
     """A check-in that changes nothing but posture and last-seen, in Core SQL; None otherwise."""
     if request.results:
         return None
-    d = _DEVICES.c
-    row = connection.execute(
-        core_select(
-            d.id,
-            d.tenant_id,
-            d.state,
-            d.compliant,
-            d.posture,
-            d.lost_mode,
-            d.lock_message,
-            d.cert_not_after,
-            d.previous_cert_sha256,
-            d.checkin_count,
-            d.os_name,
-            d.os_version,
-        ).where(d.cert_sha256 == presented.sha256)
-    ).first()
+    row = connection.execute(_DEVICE_BY_CERTIFICATE, {"sha256": presented.sha256}).first()
     if row is None or row.previous_cert_sha256 is not None or row.state not in _HEARTBEAT_STATES:
         return None
     if request.device_id is not None and request.device_id != row.id:
@@ -129,18 +149,20 @@ def heartbeat(
     posture = request.posture
     posture_json = posture.model_dump_json()
     reasons = json.dumps(list(compliance.reasons))
-    values: dict[str, Any] = {
-        "checkin_count": d.checkin_count + 1,
-        "last_seen_at": now,
-        "posture": posture_json,
-        "compliance_reasons": reasons,
-        "os_name": posture.os_name or row.os_name,
-        "os_version": posture.os_version or row.os_version,
-    }
-    if row.lost_mode and posture.location is not None:
-        values["last_location"] = posture.location.model_dump_json()
-    connection.execute(update(_DEVICES).where(d.id == row.id).values(**values))
-    if posture_json != row.posture:
+    location = posture.location.model_dump_json() if row.lost_mode and posture.location is not None else None
+    connection.execute(
+        _RECORD_HEARTBEAT,
+        {
+            "for_device": row.id,
+            "seen_at": now,
+            "posture_json": posture_json,
+            "reasons_json": reasons,
+            "new_os_name": posture.os_name or row.os_name,
+            "new_os_version": posture.os_version or row.os_version,
+            "location_json": location,
+        },
+    )
+    if posture.essentials() != _essentials(row.posture):
         connection.execute(
             insert(_CHECKINS).values(
                 device_id=row.id,
@@ -225,8 +247,9 @@ def _save(
     session: Session, device: Device, posture: Posture, compliance: Compliance, now: dt.datetime
 ) -> None:
     posture_json = posture.model_dump_json()
-    # History records changes, not heartbeats: last_seen_at already says the device is alive.
-    changed = posture_json != device.posture or device.compliant != compliance.compliant
+    # History records changes, not heartbeats: last_seen_at already says the device is alive,
+    # and battery level or position alone are not a change worth a history row.
+    changed = posture.essentials() != _essentials(device.posture) or device.compliant != compliance.compliant
     if device.compliant != compliance.compliant:
         record_event(
             session,
@@ -330,3 +353,10 @@ def _apply_acknowledgement(
             ) from None
     device.revision += 1
     session.add(device)
+
+
+def _essentials(stored_posture: str) -> str:
+    try:
+        return Posture.model_validate_json(stored_posture).essentials()
+    except ValidationError:
+        return ""

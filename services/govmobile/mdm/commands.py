@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -201,6 +201,41 @@ class DeliveredCommand:
 _COMMANDS = Command.__table__  # type: ignore[attr-defined]
 
 
+def _delivery_statements() -> tuple[Any, Any, Any]:
+    # Built once: composing SQL expressions costs more than running them on this hot path.
+    c = _COMMANDS.c
+    next_open = (
+        core_select(c.seq, c.id, c.type, c.payload, c.deadline)
+        .where(
+            c.device_id == bindparam("device_id"),
+            c.state.in_(OPEN_STATES),
+            ~((c.state == CommandState.NOT_NOW.value) & (c.not_now_checkin == bindparam("checkin_number"))),
+        )
+        .order_by(c.priority.desc(), c.seq)
+        .limit(1)
+    )
+    expire = (
+        update(_COMMANDS)
+        .where(
+            c.device_id == bindparam("for_device"), c.state.in_(OPEN_STATES), c.deadline <= bindparam("now")
+        )
+        .values(
+            state=CommandState.EXPIRED.value,
+            closed_at=bindparam("closed_time"),
+            closed_reason="deadline passed",
+        )
+    )
+    mark_sent = (
+        update(_COMMANDS)
+        .where(c.seq == bindparam("command_seq"))
+        .values(state=CommandState.SENT.value, sent_at=bindparam("sent_time"))
+    )
+    return next_open, expire, mark_sent
+
+
+_NEXT_OPEN, _EXPIRE_OVERDUE, _MARK_SENT = _delivery_statements()
+
+
 def deliver_next(
     connection: Connection, device_id: str, checkin_number: int, *, now: dt.datetime
 ) -> DeliveredCommand | None:
@@ -208,29 +243,16 @@ def deliver_next(
 
     A command sent earlier without a result is offered again: the device may have lost the
     answer. One that said "not now" during this check-in waits for a later one. Overdue
-    commands are marked expired first, so they can never block the queue.
+    commands are marked expired when one comes up, so they can never block the queue.
     """
-    c = _COMMANDS.c
-    connection.execute(
-        update(_COMMANDS)
-        .where(c.device_id == device_id, c.state.in_(OPEN_STATES), c.deadline <= now)
-        .values(state=CommandState.EXPIRED.value, closed_at=now, closed_reason="deadline passed")
-    )
-    row = connection.execute(
-        core_select(c.seq, c.id, c.type, c.payload, c.deadline)
-        .where(
-            c.device_id == device_id,
-            c.state.in_(OPEN_STATES),
-            ~((c.state == CommandState.NOT_NOW.value) & (c.not_now_checkin == checkin_number)),
-        )
-        .order_by(c.priority.desc(), c.seq)
-        .limit(1)
-    ).first()
+    parameters = {"device_id": device_id, "checkin_number": checkin_number}
+    row = connection.execute(_NEXT_OPEN, parameters).first()
+    if row is not None and row.deadline <= now:
+        connection.execute(_EXPIRE_OVERDUE, {"for_device": device_id, "now": now, "closed_time": now})
+        row = connection.execute(_NEXT_OPEN, parameters).first()
     if row is None:
         return None
-    connection.execute(
-        update(_COMMANDS).where(c.seq == row.seq).values(state=CommandState.SENT.value, sent_at=now)
-    )
+    connection.execute(_MARK_SENT, {"command_seq": row.seq, "sent_time": now})
     return DeliveredCommand(row.id, CommandType(row.type), json.loads(row.payload), row.deadline)
 
 

@@ -37,6 +37,11 @@ class Posture(BaseModel):
     location: Location | None = None
     agent_version: str = Field(default="", max_length=50)
 
+    def essentials(self) -> str:
+        """The posture without what changes at almost every check-in (battery, position), as
+        canonical JSON: history keeps a report only when this part changes."""
+        return self.model_dump_json(exclude={"battery_percent", "location"})
+
 
 @dataclass(frozen=True)
 class Compliance:

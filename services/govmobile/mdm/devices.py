@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, union_all
 from sqlmodel import Session, col, select
 
 from govmobile.core.directory import Membership, Person
@@ -122,17 +122,30 @@ def list_devices(session: Session, query: DeviceQuery, *, scope: str | None) -> 
     if query.last_seen_after is not None:
         statement = statement.where(col(Device.last_seen_at) >= query.last_seen_after)
     if query.text:
-        pattern = f"%{query.text.lower()}%"
+        # A substring search cannot use an index. Collect the matching ids first (one pass over
+        # devices and one over people), then page through them by id: otherwise the database
+        # walks the id index fetching every row until it finds a rare match (a serial number).
+        pattern = f"%{_escape_like(query.text.lower())}%"
         people = select(Person.id).where(
-            or_(func.lower(Person.username).like(pattern), func.lower(Person.display_name).like(pattern))
-        )
-        statement = statement.where(
             or_(
-                func.lower(Device.serial_number).like(pattern),
-                func.lower(Device.model).like(pattern),
-                col(Device.person_id).in_(people),
+                func.lower(Person.username).like(pattern, escape="\\"),
+                func.lower(Person.display_name).like(pattern, escape="\\"),
             )
         )
+        matches = (
+            union_all(
+                select(Device.id).where(
+                    or_(
+                        func.lower(Device.serial_number).like(pattern, escape="\\"),
+                        func.lower(Device.model).like(pattern, escape="\\"),
+                    )
+                ),
+                select(Device.id).where(col(Device.person_id).in_(people)),
+            )
+            .cte("matching_devices")
+            .prefix_with("MATERIALIZED")
+        )
+        statement = statement.where(col(Device.id).in_(select(matches.c.id)))
     if query.after_id is not None:
         statement = statement.where(col(Device.id) > query.after_id)
     return list(session.exec(statement.order_by(col(Device.id)).limit(query.limit)).all())
@@ -159,3 +172,7 @@ def pending_actions(session: Session, device: Device) -> list[str]:
         .order_by(col(Command.priority).desc(), col(Command.seq))
     )
     return [str(t) for t in session.exec(statement).all()]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from govmobile.core import audit
 from govmobile.core.accounts import Principal
-from govmobile.core.database import Database, utcnow
+from govmobile.core.database import Database, GroupCommit, utcnow
 from govmobile.core.directory import add_member, get_group, get_person
 from govmobile.core.errors import Conflict, InvalidInput, Unauthenticated
 from govmobile.core.ids import new_id
@@ -88,6 +88,7 @@ class Mdm:
         self.server_url = server_url
         self.clock = clock
         self.policies = policies.PolicyCache()
+        self._checkins = GroupCommit(database)
 
     # -- enrollment ------------------------------------------------------------------------
 
@@ -319,34 +320,43 @@ class Mdm:
     # -- check-in --------------------------------------------------------------------------
 
     def check_in(self, presented: PresentedCertificate, request: CheckinRequest) -> CheckinOutcome:
-        """Report posture and results, get compliance, policy and the next command."""
+        """Report posture and results, get compliance, policy and the next command.
+
+        Check-ins run through a group commit: concurrent ones share a transaction and one
+        commit, each in its own savepoint, so a refused check-in changes nothing."""
         now = self.clock()
-        with self.database.transaction() as session:
-            outcome = heartbeat(
-                session.connection(),
-                presented,
-                request,
-                policy_for=lambda t: self.policies.get(session, t),
-                now=now,
-            )
-            if outcome is None:
-                device = device_for_certificate(session, presented)
-                policy = self.policies.get(session, device.tenant_id)
-                outcome = check_in(session, device, presented, request, policy=policy, now=now)
-                for command, report in outcome.reported:
-                    if report.status == "not_now":
-                        continue
-                    audit.record(
-                        session,
-                        actor=f"device:{device.id}",
-                        action=f"command.{report.status}",
-                        target=f"command:{command.id}",
-                        tenant_id=device.tenant_id,
-                        details={"type": command.type},
-                        now=now,
-                    )
+        outcome = self._checkins.run(lambda session: self._check_in(session, presented, request, now))
         for serial, reason in outcome.revoke:
             self._revoke_quietly(serial, reason)
+        return outcome
+
+    def _check_in(
+        self, session: Session, presented: PresentedCertificate, request: CheckinRequest, now: dt.datetime
+    ) -> CheckinOutcome:
+        outcome = heartbeat(
+            session.connection(),
+            presented,
+            request,
+            policy_for=lambda t: self.policies.get(session, t),
+            now=now,
+        )
+        if outcome is not None:
+            return outcome
+        device = device_for_certificate(session, presented)
+        policy = self.policies.get(session, device.tenant_id)
+        outcome = check_in(session, device, presented, request, policy=policy, now=now)
+        for command, report in outcome.reported:
+            if report.status == "not_now":
+                continue
+            audit.record(
+                session,
+                actor=f"device:{device.id}",
+                action=f"command.{report.status}",
+                target=f"command:{command.id}",
+                tenant_id=device.tenant_id,
+                details={"type": command.type},
+                now=now,
+            )
         return outcome
 
     def device_of(self, presented: PresentedCertificate) -> Device:

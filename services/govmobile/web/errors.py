@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,6 +58,29 @@ def error_body(code: str, message: str, details: dict[str, object] | None = None
     return body
 
 
+def domain_error_response(exc: GovMobileError) -> JSONResponse:
+    """The response for a domain error, wherever it was raised."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse(
+        error_body(exc.code, exc.public_message, exc.details), status_code=status_for(exc), headers=headers
+    )
+
+
+def validation_error_response(errors: Sequence[Any]) -> JSONResponse:
+    """422 for a body or query that does not validate (FastAPI's or pydantic's error list)."""
+    return JSONResponse(error_body("invalid_request", describe_errors(errors)), status_code=422)
+
+
+def unexpected_error_response(method: str, path: str, exc: BaseException) -> JSONResponse:
+    """500 with a reference to quote; the details go to the log only."""
+    reference = secrets.token_hex(6)
+    log.error("unhandled error, reference %s, on %s %s", reference, method, path, exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", f"internal error; quote reference {reference} to the operator"),
+        status_code=500,
+    )
+
+
 def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> None:
     """Register the handlers that turn every failure into the common error shape."""
 
@@ -67,17 +91,12 @@ def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> N
     async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GovMobileError)
         count(exc.code)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return JSONResponse(
-            error_body(exc.code, exc.public_message, exc.details),
-            status_code=status_for(exc),
-            headers=headers,
-        )
+        return domain_error_response(exc)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         count("invalid_request")
-        return JSONResponse(error_body("invalid_request", describe_validation(exc)), status_code=422)
+        return validation_error_response(exc.errors())
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -91,19 +110,8 @@ def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> N
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        reference = secrets.token_hex(6)
         count("internal_error")
-        log.error(
-            "unhandled error, reference %s, on %s %s",
-            reference,
-            request.method,
-            request.url.path,
-            exc_info=exc,
-        )
-        return JSONResponse(
-            error_body("internal_error", f"internal error; quote reference {reference} to the operator"),
-            status_code=500,
-        )
+        return unexpected_error_response(request.method, request.url.path, exc)
 
     app.add_exception_handler(GovMobileError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -111,10 +119,10 @@ def install_error_handlers(app: FastAPI, on_error: ErrorHook | None = None) -> N
     app.add_exception_handler(Exception, unexpected)
 
 
-def describe_validation(exc: RequestValidationError) -> str:
-    """One readable sentence per problem, without echoing the submitted values."""
+def describe_errors(errors: Sequence[Any]) -> str:
+    """The same, for a list of pydantic errors."""
     parts = []
-    for error in exc.errors()[:10]:
+    for error in list(errors)[:10]:
         if error.get("type") == "json_invalid":
             parts.append("the body is not valid JSON")
             continue
