@@ -10,6 +10,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -156,7 +157,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(keys.current)
-        await run_in_threadpool(controller.sync)  # refuse to start without a working data plane
+        await _first_sync(controller, attempts=settings.start_attempts)
         tasks = [asyncio.create_task(keep_in_step()), asyncio.create_task(summarise())]
         try:
             yield
@@ -195,6 +196,22 @@ def create_app(
     app.state.summariser = summariser
     app.state.keys = keys
     return app
+
+
+async def _first_sync(controller: DataPlaneController, *, attempts: int) -> None:
+    """Start the data plane, waiting for the CA's first CRL if the CA is still starting.
+
+    Gives up (and the process exits, to be restarted) after ``attempts`` seconds: without a CRL
+    nginx must not serve devices at all."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await run_in_threadpool(controller.sync)
+            return
+        except (httpx.HTTPError, OSError) as error:
+            if attempt == attempts:
+                raise
+            log.warning("data plane not started yet (%s); retrying", error)
+            await asyncio.sleep(1)
 
 
 def app_from_environment() -> FastAPI:

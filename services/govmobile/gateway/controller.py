@@ -1,11 +1,13 @@
 """Keep the data plane in step with the database.
 
-Every ``poll_interval`` the controller reads three fingerprints: the CA's CRL number, the
-routes, and the devices' revisions (the MDM bumps a device's revision on every change of
-state, compliance or certificate). A new CRL is written for nginx; a route change re-renders
-the configuration; any of the three bumps the *generation* in the decision cache key, so that
-nginx forgets cached decisions at once instead of after their TTL. This is how a revoked
-certificate or a locked device is refused within about a second, not five.
+Every ``poll_interval`` the controller reads three fingerprints, each one indexed lookup: the
+CA's CRL number, the routes, and the newest entry of the MDM's access-change feed (a device
+locked, lost, wiped, retired, re-enrolled or made non-compliant; a person disabled or taken out
+of a group). A new CRL is written for nginx; a route change re-renders the configuration; any of
+the three bumps the *generation* in the decision cache key and reloads nginx, so cached
+decisions are forgotten at once instead of after their TTL. This is how a revoked certificate
+or a locked device is refused within about a second, not five. Enrollments, check-ins and
+access being *granted* need no reload: the cache's TTL takes care of those.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ log = logging.getLogger("govmobile.gateway.controller")
 class Fingerprints:
     crl_number: int
     routes: str
-    devices: str
+    access_changes: int
 
 
 @dataclass
@@ -108,10 +110,8 @@ class DataPlaneController:
                 ).scalar()
                 or 0
             )
-            count, revisions = session.execute(
-                select(func.count(), func.coalesce(func.sum(readers.devices.c.revision), 0))
-            ).one()
-            return Fingerprints(int(crl_number), routes_fingerprint(session), f"{count}:{revisions}")
+            access_changes = session.execute(select(func.max(readers.access_changes.c.seq))).scalar() or 0
+            return Fingerprints(int(crl_number), routes_fingerprint(session), int(access_changes))
 
     def _write_crl(self) -> None:
         with self.database.session() as session:

@@ -25,6 +25,9 @@ devices = Table(
     Column("revision", Integer),
 )
 
+#: The MDM's feed of access taken away (locks, wipes, non-compliance, people disabled...).
+access_changes = Table("access_change", _metadata, Column("seq", Integer))
+
 #: The MDM's per-tenant policies.
 policies = Table(
     "policy",

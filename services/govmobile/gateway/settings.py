@@ -52,7 +52,10 @@ class GatewaySettings(ServiceSettings):
     max_body_size: str = "16m"
     client_timeout_seconds: int = Field(default=10, ge=1, le=120)
     access_summary_seconds: float = Field(default=60.0, gt=0)
-    log_to_stdout: bool = True
+    #: Seconds to wait at start for the CA's first CRL before giving up.
+    start_attempts: int = Field(default=60, ge=1)
+    #: Also write every access line to the container's log (costs a write per request).
+    log_to_stdout: bool = False
 
     @field_validator("gateway_secret")
     @classmethod

@@ -50,6 +50,7 @@ from govmobile.core.directory import (
 )
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from govmobile.core.tenancy import Tenant, TenantCreate, TenantUpdate, create_tenant, get_tenant, tenant_id_of
+from govmobile.mdm.devices import access_lost
 
 
 @dataclass(frozen=True)
@@ -381,6 +382,8 @@ class Administration:
             person = update_person(
                 session, get_person(session, person_id, scope=principal.tenant_scope()), data
             )
+            if data.disabled:
+                access_lost(session, person_id=person.id, reason="person disabled", now=now)
             audit.record(
                 session,
                 actor=principal.actor,
@@ -447,6 +450,7 @@ class Administration:
         with self.database.transaction() as session:
             group = get_group(session, group_id, scope=principal.tenant_scope())
             remove_member(session, group, person_id)
+            access_lost(session, person_id=person_id, reason="left a group", now=now)
             audit.record(
                 session,
                 actor=principal.actor,

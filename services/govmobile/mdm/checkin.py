@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from govmobile.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from govmobile.mdm import commands as queue
 from govmobile.mdm.compliance import Compliance, Location, Posture, evaluate
-from govmobile.mdm.devices import record_event, set_state
+from govmobile.mdm.devices import access_lost, record_event, set_state
 from govmobile.mdm.identity import PresentedCertificate
 from govmobile.mdm.models import (
     Command,
@@ -261,6 +261,8 @@ def _save(
         )
         device.revision += 1
         device.noncompliant_since = None if compliance.compliant else now
+        if not compliance.compliant:
+            access_lost(session, device=device, reason="non-compliant", now=now)
     device.compliant = compliance.compliant
     device.compliance_reasons = json.dumps(list(compliance.reasons))
     device.posture = posture_json

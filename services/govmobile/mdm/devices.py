@@ -12,7 +12,15 @@ from sqlmodel import Session, col, select
 
 from govmobile.core.directory import Membership, Person
 from govmobile.core.errors import Conflict, NotFound
-from govmobile.mdm.models import Command, CommandState, Device, DeviceCheckin, DeviceEvent, DeviceState
+from govmobile.mdm.models import (
+    AccessChange,
+    Command,
+    CommandState,
+    Device,
+    DeviceCheckin,
+    DeviceEvent,
+    DeviceState,
+)
 
 _ALLOWED: dict[DeviceState, frozenset[DeviceState]] = {
     DeviceState.ENROLLED: frozenset(
@@ -56,6 +64,20 @@ def record_event(
     )
 
 
+def access_lost(
+    session: Session,
+    *,
+    reason: str,
+    now: dt.datetime,
+    device: Device | None = None,
+    person_id: str | None = None,
+) -> None:
+    """Tell the gateway that access may have been taken away (see AccessChange)."""
+    session.add(
+        AccessChange(device_id=device.id if device else None, person_id=person_id, at=now, reason=reason)
+    )
+
+
 def set_state(
     session: Session, device: Device, state: DeviceState, *, actor: str, now: dt.datetime, reason: str = ""
 ) -> None:
@@ -74,6 +96,8 @@ def set_state(
         now=now,
         details={"from": device.state.value, "to": state.value, "reason": reason},
     )
+    if device.state is DeviceState.ACTIVE:
+        access_lost(session, device=device, reason=f"device {state.value}", now=now)
     device.state = state
     device.revision += 1
     session.add(device)

@@ -26,8 +26,16 @@ from govmobile.core import audit
 from govmobile.core.database import Database, utcnow
 from govmobile.mdm import commands as queue
 from govmobile.mdm.compliance import offline_reason
-from govmobile.mdm.devices import REACHABLE, record_event
-from govmobile.mdm.models import Command, CommandType, Device, DeviceCheckin, DeviceState, Policy
+from govmobile.mdm.devices import REACHABLE, access_lost, record_event
+from govmobile.mdm.models import (
+    AccessChange,
+    Command,
+    CommandType,
+    Device,
+    DeviceCheckin,
+    DeviceState,
+    Policy,
+)
 from govmobile.mdm.signer import CertificateSigner
 from govmobile.mdm.wakeups import prune_wakeups
 
@@ -96,6 +104,10 @@ class Maintenance:
                 delete(DeviceCheckin).where(col(DeviceCheckin.at) < now - self.checkin_retention)
             ).rowcount
         pruned += prune_wakeups(self.database, older_than=now - dt.timedelta(minutes=10))
+        with self.database.transaction() as session:
+            # The gateway reads this feed every second; a day is plenty.
+            stale = delete(AccessChange).where(col(AccessChange.at) < now - dt.timedelta(days=1))
+            pruned += session.connection().execute(stale).rowcount
         revoked = self._revoke_unbound(now)
         return MaintenanceReport(expired, len(open_devices), offline, locked, revoked, int(pruned))
 
@@ -116,6 +128,7 @@ class Maintenance:
                 if reason is None:
                     continue
                 device.compliant = False
+                access_lost(session, device=device, reason="offline too long", now=now)
                 device.compliance_reasons = json.dumps([reason])
                 device.noncompliant_since = now
                 device.revision += 1

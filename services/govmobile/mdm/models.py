@@ -196,6 +196,20 @@ class CommandResult(SQLModel, table=True):
     received_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class AccessChange(SQLModel, table=True):
+    """A device lost access it may have had (locked, lost, wiped, retired, re-enrolled, became
+    non-compliant, its person disabled or moved out of a group). The gateway watches this feed
+    to drop its cached decisions at once; granting access needs no such haste."""
+
+    __tablename__ = "access_change"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    device_id: str | None = Field(default=None, max_length=36)
+    person_id: str | None = Field(default=None, max_length=36)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    reason: str = Field(max_length=100)
+
+
 class Wakeup(SQLModel, table=True):
     """A note that a device has something to fetch; read by every MDM process's wake-up hub."""
 

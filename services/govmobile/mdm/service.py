@@ -234,6 +234,7 @@ class Mdm:
                     "previous_person_id": device.person_id,
                 },
             )
+            lifecycle.access_lost(session, device=device, reason="re-enrolled", now=now)
             device.state = DeviceState.ENROLLED
             device.person_id = token.person_id
             device.lost_mode = False
