@@ -297,7 +297,7 @@ def checkins_in_process(fleet: Fleet, *, changing: bool, durable: bool = True) -
     """Check-ins per second through ``Mdm.check_in``, one thread; and history rows written."""
     reset_postures(fleet.url, fleet)
     database = Database(fleet.url, durable=durable)
-    mdm = Mdm(database, NoCa(), server_url="https://gm.bench.example")  # type: ignore[arg-type]
+    mdm = Mdm(database, NoCa())  # type: ignore[arg-type]
     presented = [PresentedCertificate(c.der, c.sha256) for _, c in fleet.bound]
     before = history_rows(fleet.url)
     done = 0
@@ -438,7 +438,7 @@ def _median_ms(run: Callable[[], int]) -> tuple[float, int]:
 
 def list_in_process(fleet: Fleet, cases: list[ListCase]) -> list[tuple[float, int]]:
     database = Database(fleet.url)
-    mdm = Mdm(database, NoCa(), server_url="https://gm.bench.example")  # type: ignore[arg-type]
+    mdm = Mdm(database, NoCa())  # type: ignore[arg-type]
     results = []
     for case in cases:
         principal = fleet.platform if case.who == "platform" else fleet.tenant_admin

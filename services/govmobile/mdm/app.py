@@ -20,6 +20,7 @@ from govmobile.mdm.api.device_protocol import CHECKIN_PATH, checkin_handler, dev
 from govmobile.mdm.api.devices import device_routes
 from govmobile.mdm.api.directory import directory_routes
 from govmobile.mdm.api.enrollment import est_routes
+from govmobile.mdm.api.enrollment_tokens import enrollment_token_routes
 from govmobile.mdm.identity import (
     CLIENT_CERT_HEADER,
     GATEWAY_PROOF_HEADER,
@@ -28,6 +29,7 @@ from govmobile.mdm.identity import (
 )
 from govmobile.mdm.jobs import Maintenance, run_periodically
 from govmobile.mdm.metrics import MdmMetrics
+from govmobile.mdm.registrar import Registrar
 from govmobile.mdm.service import Mdm
 from govmobile.mdm.settings import MdmSettings
 from govmobile.mdm.signer import CertificateSigner, HttpCertificateSigner
@@ -60,7 +62,8 @@ def create_app(
     database = database or Database(settings.database_url)
     signer = signer or build_signer(settings)
     assert settings.gateway_secret is not None
-    mdm = Mdm(database, signer, server_url=settings.public_url, clock=clock)
+    mdm = Mdm(database, signer, clock=clock)
+    registrar = Registrar(database, signer, server_url=settings.public_url, clock=clock)
     administration = Administration(
         database,
         login_policy=LoginPolicy(
@@ -108,7 +111,8 @@ def create_app(
     app.include_router(directory_routes(administration, authenticate))
     app.include_router(device_routes(mdm, authenticate))
     app.include_router(audit_routes(administration, authenticate))
-    app.include_router(est_routes(mdm, presented_certificate))
+    app.include_router(enrollment_token_routes(registrar, authenticate))
+    app.include_router(est_routes(registrar, presented_certificate))
     app.include_router(
         device_protocol_routes(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,6 +16,8 @@ import httpx
 from cryptography import x509
 
 from govmobile.core.errors import Conflict, Gone, InvalidInput, UnavailableDependency
+
+log = logging.getLogger("govmobile.mdm.signer")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,16 @@ class CertificateSigner(Protocol):
 
     def ca_certificates(self) -> list[x509.Certificate]:
         """The issuing CA and the root, for EST ``cacerts``."""
+
+
+def revoke_quietly(signer: CertificateSigner, serial: str, reason: str) -> None:
+    """Revoke now if the CA answers; otherwise the maintenance job revokes it later."""
+    try:
+        signer.revoke(serial, reason)
+    except Exception:
+        log.warning(
+            "could not revoke certificate %s now; the maintenance job will retry", serial, exc_info=True
+        )
 
 
 class HttpCertificateSigner:

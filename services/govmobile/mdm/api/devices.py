@@ -1,4 +1,4 @@
-"""Admin API for enrollment tokens, devices, commands and policies."""
+"""Admin API for devices, commands and policies."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -18,11 +18,9 @@ from govmobile.mdm.api.schemas import (
     DeviceEventPublic,
     DevicePage,
     DevicePublic,
-    EnrollmentTokenIssued,
 )
 from govmobile.mdm.commands import parse_type
 from govmobile.mdm.devices import DeviceQuery
-from govmobile.mdm.enrollment import EnrollmentTokenCreate, EnrollmentTokenPublic
 from govmobile.mdm.models import DeviceState
 from govmobile.mdm.policies import PolicyPublic, PolicyUpdate
 from govmobile.mdm.service import BulkTarget, Mdm
@@ -30,39 +28,6 @@ from govmobile.mdm.service import BulkTarget, Mdm
 
 def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["devices"])
-
-    @router.post("/enrollment-tokens", response_model=EnrollmentTokenIssued, status_code=201)
-    def create_enrollment_token(
-        body: EnrollmentTokenCreate, admin: Annotated[Principal, Depends(authenticate)]
-    ) -> EnrollmentTokenIssued:
-        """A token for one person's device; the secret and QR payload are shown only in this answer."""
-        issued = mdm.create_enrollment_token(admin, body)
-        return EnrollmentTokenIssued(
-            id=issued.token.id,
-            token=issued.secret,
-            qr_payload=issued.qr_payload,
-            expires_at=issued.token.expires_at,
-            max_uses=issued.token.max_uses,
-        )
-
-    @router.get("/enrollment-tokens", response_model=list[EnrollmentTokenPublic])
-    def list_enrollment_tokens(
-        admin: Annotated[Principal, Depends(authenticate)], tenant_id: str | None = None
-    ) -> list[EnrollmentTokenPublic]:
-        now = mdm.clock()
-        return [EnrollmentTokenPublic.of(t, now) for t in mdm.enrollment_tokens(admin, tenant_id)]
-
-    @router.get("/enrollment-tokens/{token_id}", response_model=EnrollmentTokenPublic)
-    def show_enrollment_token(
-        token_id: str, admin: Annotated[Principal, Depends(authenticate)]
-    ) -> EnrollmentTokenPublic:
-        return EnrollmentTokenPublic.of(mdm.enrollment_token(admin, token_id), mdm.clock())
-
-    @router.delete("/enrollment-tokens/{token_id}", response_model=EnrollmentTokenPublic)
-    def revoke_enrollment_token(
-        token_id: str, admin: Annotated[Principal, Depends(authenticate)]
-    ) -> EnrollmentTokenPublic:
-        return EnrollmentTokenPublic.of(mdm.revoke_enrollment_token(admin, token_id), mdm.clock())
 
     @router.get("/devices", response_model=DevicePage)
     def list_devices(

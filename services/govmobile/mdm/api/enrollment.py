@@ -22,13 +22,13 @@ from govmobile.mdm.identity import (
     PresentedCertificate,
     proven_possession,
 )
-from govmobile.mdm.service import Mdm
+from govmobile.mdm.registrar import Registrar
 
 _basic = HTTPBasic(auto_error=False, realm="GovMobile enrollment")
 FACTS_HEADER = "govmobile-device-facts"
 
 
-def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertificate]) -> APIRouter:
+def est_routes(registrar: Registrar, presented_certificate: Callable[..., PresentedCertificate]) -> APIRouter:
     router = APIRouter(prefix="/.well-known/est", tags=["EST enrollment (RFC 7030)"])
 
     def pkcs7(certificates: list[x509.Certificate]) -> Response:
@@ -39,7 +39,7 @@ def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertifica
     @router.get("/cacerts", response_class=Response)
     def cacerts() -> Response:
         """§4.1: the CA certificates (issuing CA and root)."""
-        return pkcs7(mdm.ca_certificates())
+        return pkcs7(registrar.ca_certificates())
 
     @router.post("/simpleenroll", response_class=Response)
     async def simpleenroll(
@@ -58,7 +58,7 @@ def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertifica
             )
         csr = read_csr(await request.body())
         facts = _facts(request.headers.get(FACTS_HEADER), csr)
-        result = await run_in_threadpool(mdm.enroll, credentials.password, csr, facts)
+        result = await run_in_threadpool(registrar.enroll, credentials.password, csr, facts)
         return pkcs7(result.issued.certificates())
 
     @router.post("/simplereenroll", response_class=Response)
@@ -67,7 +67,7 @@ def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertifica
     ) -> Response:
         """§4.2.2: renew with the current certificate (mutual TLS through the gateway)."""
         csr = read_csr(await request.body())
-        issued = await run_in_threadpool(mdm.reenroll, presented, csr)
+        issued = await run_in_threadpool(registrar.reenroll, presented, csr)
         return pkcs7(issued.certificates())
 
     @router.post("/expired/simplereenroll", response_class=Response)
@@ -81,7 +81,7 @@ def est_routes(mdm: Mdm, presented_certificate: Callable[..., PresentedCertifica
             request.headers.get(POSSESSION_HEADER),
             csr.public_bytes(Encoding.DER),
         )
-        issued = await run_in_threadpool(mdm.reenroll, presented, csr)
+        issued = await run_in_threadpool(registrar.reenroll, presented, csr)
         return pkcs7(issued.certificates())
 
     return router
