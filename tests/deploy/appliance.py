@@ -18,11 +18,14 @@ DEPLOYMENT = os.environ.get("GOVMOBILE_DEPLOYMENT", "aio")
 SECRETS = ROOT / "secrets" / DEPLOYMENT
 ROOT_CERTIFICATE = SECRETS / "pki" / "root.crt"
 CA_CONTAINER = "govmobile-ca"
+MDM_CONTAINER = "govmobile-mdm"
+GATEWAY_CONTAINER = "govmobile-gateway"
+OFFICE_CONTAINER = "govmobile-office-app"
 CA_NAME = "ca.govmobile.internal"
 CA_PORT = 8001
 SERVICE_UID = 10001
 # Extra ansible-playbook options for every deploy the tests run (for example
-# "-e images_source_dir=/path" while other people edit the working tree).
+# '-e {"images_source_dirs": [...]}' while other people edit the working tree).
 EXTRA_ARGS = shlex.split(os.environ.get("GOVMOBILE_DEPLOY_ARGS", ""))
 
 

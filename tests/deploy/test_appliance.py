@@ -198,3 +198,191 @@ def test_check_reports_a_healthy_appliance() -> None:
     result = appliance.govmobile("check", extra=False)
     assert result.returncode == 0, result.output[-3000:]
     assert result.recap()["changed"] == 0
+
+
+# -- every service container: the MDM, the gateway and the demo office app like the CA ----------
+
+# Container -> (networks, writable mounts, tmpfs mounts, published "address:port" on the host).
+SERVICES = {
+    appliance.CA_CONTAINER: ({"govmobile-internal"}, {"/var/lib/govmobile/data"}, {"/tmp"}, set()),
+    appliance.MDM_CONTAINER: ({"govmobile-internal"}, {"/var/lib/govmobile/data"}, {"/tmp"}, set()),
+    appliance.GATEWAY_CONTAINER: (
+        {"govmobile-dmz", "govmobile-internal", "govmobile-intranet"},
+        {"/var/lib/govmobile/data", "/var/lib/govmobile/gateway-keys"},
+        {"/tmp", "/run/gateway"},
+        {"127.0.0.1:443", "127.0.0.1:8443"},
+    ),
+    appliance.OFFICE_CONTAINER: ({"govmobile-intranet"}, set(), {"/tmp"}, set()),
+}
+
+
+@pytest.fixture(params=sorted(SERVICES), scope="module")
+def service(request: pytest.FixtureRequest) -> tuple[str, dict]:
+    container = appliance.inspect("container", request.param)
+    if not container:
+        pytest.fail(f"{request.param} does not exist: deploy first (./govmobile deploy)")
+    return request.param, container
+
+
+def test_every_service_runs_healthy_hardened_and_as_the_service_user(
+    service: tuple[str, dict], host: testinfra.host.Host
+) -> None:
+    name, container = service
+    state, config, host_config = container["State"], container["Config"], container["HostConfig"]
+    assert state["Running"]
+    assert state["Health"]["Status"] == "healthy", state.get("Health", {}).get("Log", [])[-1:]
+    assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
+    assert config["User"] == f"{appliance.SERVICE_UID}:{appliance.SERVICE_UID}"
+    assert host_config["CapDrop"] == ["ALL"]
+    assert not host_config["CapAdd"]
+    assert not host_config["Privileged"]
+    assert "no-new-privileges" in host_config["SecurityOpt"]
+    assert host_config["ReadonlyRootfs"] is True
+    assert host_config["Memory"] > 0
+    assert host_config["Memory"] == host_config["MemorySwap"]
+    assert host_config["PidsLimit"] > 0
+    assert host_config["Init"] is True
+    assert config["Healthcheck"]["Test"][:2] == ["CMD", "govmobile-healthcheck"]
+    assert host_config["LogConfig"]["Config"]["max-size"] == "10m"
+    # What the kernel says about every process (nginx's master and workers included).
+    pids = host.check_output(f"docker top {name} -eo pid").split()[1:]
+    assert pids
+    for pid in pids:
+        status = host.file(f"/proc/{pid}/status").content_string
+        assert re.search(rf"^Uid:\s+{appliance.SERVICE_UID}\s", status, re.M), (name, status)
+        assert re.search(r"^CapEff:\s+0+$", status, re.M), (name, status)
+        assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), (name, status)
+    write = subprocess.run(["docker", "exec", name, "touch", "/opt/govmobile/written"],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert write.returncode != 0
+    assert "Read-only file system" in write.stderr
+
+
+def test_every_service_has_only_its_declared_networks_mounts_and_ports(service: tuple[str, dict]) -> None:
+    name, container = service
+    networks, writable, tmpfs, published = SERVICES[name]
+    assert set(container["NetworkSettings"]["Networks"]) == networks
+    assert {m["Destination"] for m in container["Mounts"] if m["RW"]} == writable
+    assert set(container["HostConfig"]["Tmpfs"]) == tmpfs
+    bound = {
+        f"{b['HostIp']}:{b['HostPort']}"
+        for bindings in (container["NetworkSettings"]["Ports"] or {}).values()
+        for b in bindings or []
+    }
+    assert bound == published
+
+
+def test_only_the_gateway_listens_on_the_host_on_443_and_8443(host: testinfra.host.Host) -> None:
+    assert host.socket("tcp://127.0.0.1:443").is_listening
+    assert host.socket("tcp://127.0.0.1:8443").is_listening
+    for port in (8001, 8002, 8004, 8080, 9443):
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, port
+        assert not host.socket(f"tcp://127.0.0.1:{port}").is_listening, port
+    # The internal and intranet networks have no route out of the host.
+    assert appliance.inspect("network", "govmobile-intranet")["Internal"] is True
+
+
+def test_the_gateway_runs_nginx_under_its_control_plane_as_the_service_user(
+    host: testinfra.host.Host,
+) -> None:
+    processes = host.check_output(f"docker top {appliance.GATEWAY_CONTAINER} -eo uid,args")
+    assert "govmobile-gateway run" in processes
+    assert "nginx: master process" in processes
+    assert "nginx: worker process" in processes
+    assert all(line.split()[0] == str(appliance.SERVICE_UID) for line in processes.splitlines()[1:])
+    keys = appliance.inspect("volume", "govmobile_gateway_keys")["Mountpoint"]
+    assert host.file(keys).mode == 0o700
+    assert host.file(keys).uid == appliance.SERVICE_UID
+    assert host.run(f"find {keys} -type f").stdout.strip(), "no assertion signing key in the volume"
+
+
+@pytest.mark.parametrize(
+    ("path", "mode"),
+    [
+        ("/etc/govmobile/mdm/tls/server.key", 0o600),
+        ("/etc/govmobile/mdm/secrets/govmobile_mdm_ca_ra_secret", 0o400),
+        ("/etc/govmobile/mdm/secrets/govmobile_mdm_gateway_secret", 0o400),
+        ("/etc/govmobile/mdm/secrets/govmobile_mdm_database_url", 0o400),
+        ("/etc/govmobile/mdm/bootstrap/admin-password", 0o400),
+        ("/etc/govmobile/gateway/public/server.key", 0o600),
+        ("/etc/govmobile/gateway/management/server.key", 0o600),
+        ("/etc/govmobile/gateway/secrets/govmobile_gateway_gateway_secret", 0o400),
+        ("/etc/govmobile/gateway/secrets/govmobile_gateway_database_url", 0o400),
+    ],
+)
+def test_the_new_services_key_and_secret_files_belong_to_the_service_user(
+    host: testinfra.host.Host, path: str, mode: int
+) -> None:
+    test_host_key_and_secret_files_belong_to_the_service_user(host, path, mode)
+
+
+def test_no_secret_is_in_any_containers_configuration() -> None:
+    """Secrets reach containers as files only: `docker inspect` (environment, labels, command)
+    shows none of the generated secrets."""
+    values = [
+        path.read_text().strip()
+        for path in appliance.SECRETS.rglob("*")
+        if path.is_file() and path.parent.name in {"ca", "mdm", "gateway"}
+    ]
+    assert len(values) >= 5, values and "expected the RA, gateway, admin and passphrase secrets"
+    for name in SERVICES:
+        inspected = appliance.docker("inspect", name)
+        for value in values:
+            assert value not in inspected, f"a generated secret is in `docker inspect {name}`"
+
+
+def test_the_gateway_enforces_the_roots_crl_and_verifies_against_the_chain(host: testinfra.host.Host) -> None:
+    crl = host.file("/etc/govmobile/gateway/pki/root-crl.pem").content_string
+    text = subprocess.run(["openssl", "crl", "-noout", "-issuer", "-nextupdate"], input=crl,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "GovMobile Root CA" in text
+    bundle = host.file("/etc/govmobile/gateway/pki/client-ca.pem").content_string
+    assert bundle.count("BEGIN CERTIFICATE") == 2
+    assert bundle.strip().endswith(appliance.ROOT_CERTIFICATE.read_text().strip())
+    # The public listener: TLS for the public name, verified against the controller's root, and
+    # a client certificate asked for.
+    handshake = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:443", "-servername", "govmobile.localhost",
+         "-verify_hostname", "govmobile.localhost", "-CAfile", str(appliance.ROOT_CERTIFICATE),
+         "-verify_return_error"],
+        input="", capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert handshake.returncode == 0, handshake.stdout + handshake.stderr
+    assert "Acceptable client certificate CA names" in handshake.stdout
+    # A name the gateway does not serve gets no handshake at all.
+    other = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:443", "-servername", "elsewhere.example"],
+        input="", capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert other.returncode != 0
+
+
+def test_the_gateway_answers_devices_and_admins_on_their_own_listeners() -> None:
+    root = str(appliance.ROOT_CERTIFICATE)
+    jwks = subprocess.run(["curl", "-fsS", "--cacert", root, "https://govmobile.localhost/.well-known/jwks.json"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert jwks.returncode == 0, jwks.stderr
+    assert '"kty":"EC"' in jwks.stdout.replace(" ", "")
+    # Without a certificate, the device API is refused before it reaches the MDM.
+    checkin = subprocess.run(
+        ["curl", "-sS", "--cacert", root, "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+         "https://govmobile.localhost/api/v1/device/checkin"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checkin.stdout == "401"
+    # The management listener answers on the management address, with a certificate for it.
+    health = subprocess.run(["curl", "-fsS", "--cacert", root, "https://127.0.0.1:8443/healthz"],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert health.returncode == 0, health.stderr
+    # The admin API is not on the public listener.
+    public_admin = subprocess.run(
+        ["curl", "-sS", "--cacert", root, "-o", "/dev/null", "-w", "%{http_code}",
+         "https://govmobile.localhost/api/v1/tenants"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert public_admin.stdout in {"401", "404"}
+
+
+def test_the_public_name_resolves_on_this_host(host: testinfra.host.Host) -> None:
+    assert host.addr("govmobile.localhost").ipv4_addresses == ["127.0.0.1"]
+    assert "# govmobile aio: the gateway's public name" in host.file("/etc/hosts").content_string

@@ -19,8 +19,14 @@ TEMPLATES = sorted((ROOT / "roles").glob("*/templates/*.j2"))
 MAGIC: dict[str, Any] = {
     "playbook_dir": str(ROOT / "playbooks"),
     "inventory_hostname": "govmobile-aio",
-    "group_names": ["ca", "govmobile"],
-    "groups": {"all": ["govmobile-aio"], "govmobile": ["govmobile-aio"], "ca": ["govmobile-aio"]},
+    "group_names": ["ca", "gateway", "govmobile", "mdm"],
+    "groups": {
+        "all": ["govmobile-aio"],
+        "govmobile": ["govmobile-aio"],
+        "ca": ["govmobile-aio"],
+        "mdm": ["govmobile-aio"],
+        "gateway": ["govmobile-aio"],
+    },
     "hostvars": {"govmobile-aio": {}},
     "ansible_managed": "Ansible managed",
     "ansible_playbook_python": str(ROOT / ".venv" / "bin" / "python"),
@@ -34,11 +40,14 @@ RUNTIME: dict[str, list[dict[str, Any]]] = {
             "images_name": "app",
             "images_base_refs": {"app": "govmobile/base:bookworm-0123456789ab"},
             "images_refs": {"app": "govmobile/app:0.1.0-0123456789ab"},
-            "images_app_wheel_name": "govmobile-0.1.0-py3-none-any.whl",
+            "images_app_wheel_names": [
+                "govmobile-0.1.0-py3-none-any.whl",
+                "govmobile_demo_office-0.1.0-py3-none-any.whl",
+            ],
             "images_version_resolved": "0.1.0",
             "images_build_apt_packages": packages,
         }
-        for packages in ([], ["nginx"])
+        for packages in ([], ["nginx-light"])
     ],
 }
 
@@ -57,7 +66,17 @@ def site_variables() -> dict[str, Any]:
 
 def test_there_are_templates_and_roles() -> None:
     assert TEMPLATES
-    assert {role.name for role in ROLES} >= {"docker_host", "images", "pki", "networks", "service", "ca"}
+    assert {role.name for role in ROLES} >= {
+        "docker_host",
+        "images",
+        "pki",
+        "networks",
+        "service",
+        "ca",
+        "mdm",
+        "gateway",
+        "demo_office",
+    }
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
