@@ -285,11 +285,12 @@ def test_only_the_gateway_listens_on_the_host_on_443_and_8443(host: testinfra.ho
 def test_the_gateway_runs_nginx_under_its_control_plane_as_the_service_user(
     host: testinfra.host.Host,
 ) -> None:
-    processes = host.check_output(f"docker top {appliance.GATEWAY_CONTAINER} -eo uid,args")
+    # docker top needs the pid column in its ps options.
+    processes = host.check_output(f"docker top {appliance.GATEWAY_CONTAINER} -eo pid,uid,args")
     assert "govmobile-gateway run" in processes
     assert "nginx: master process" in processes
     assert "nginx: worker process" in processes
-    assert all(line.split()[0] == str(appliance.SERVICE_UID) for line in processes.splitlines()[1:])
+    assert all(line.split()[1] == str(appliance.SERVICE_UID) for line in processes.splitlines()[1:])
     keys = appliance.inspect("volume", "govmobile_gateway_keys")["Mountpoint"]
     assert host.file(keys).mode == 0o700
     assert host.file(keys).uid == appliance.SERVICE_UID

@@ -71,7 +71,9 @@ def test_a_device_reaches_the_demo_app_through_the_gateway_until_it_is_shut_out(
 
     # Non-compliant (rooted): the app is refused, the MDM is still reachable to remediate.
     device.set_posture(rooted=True)
-    assert "noncompliant" in device("checkin").stdout
+    reported = device("checkin").stdout
+    assert "active, NOT compliant" in reported
+    assert "rooted" in reported
     refused, _ = clients.wait_for(
         lambda: (r := device.run("open", "/apps/oa/whoami")).returncode != 0 and r,
         WITHIN,
