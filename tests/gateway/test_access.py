@@ -17,6 +17,9 @@ import websockets
 
 from govmobile.core import audit
 from govmobile.core.database import Database
+from govmobile.gateway import decisions
+from govmobile.mdm.commands import ENDS_ACCESS
+from govmobile.mdm.models import CommandState
 from tests.gateway.conftest import Gateway, MobileDevice
 from tests.mdm.conftest import Admin, Department, make_department
 from tests.support.devices import GOOD_POSTURE
@@ -92,16 +95,38 @@ def test_lock_shuts_the_device_out_within_five_seconds(
 ) -> None:
     assert open_app(mobile).status_code == 200
     command = platform.ok("POST", f"/api/v1/devices/{mobile.device_id}/commands", json={"type": "lock"})
-    assert mobile.checkin().json()["command"]["id"] == command["id"]
-    mobile.checkin(results=[{"command_id": command["id"], "status": "acknowledged"}])
+    # Refused from the moment the lock is queued: a stolen device need not check in for it.
     took = gateway.wait_until(lambda: open_app(mobile).status_code == 403, timeout=5)
     assert took < 5
+    pending = open_app(mobile).json()
+    assert pending["error"] == "device_locked"
+    assert "being locked" in pending["message"]
+    assert mobile.checkin().json()["command"]["id"] == command["id"]
+    mobile.checkin(results=[{"command_id": command["id"], "status": "acknowledged"}])
     assert open_app(mobile).json()["error"] == "device_locked"
     assert mobile.checkin().status_code == 200  # still reachable, so it can be unlocked
     unlock = platform.ok("POST", f"/api/v1/devices/{mobile.device_id}/commands", json={"type": "unlock"})
     mobile.checkin()
     mobile.checkin(results=[{"command_id": unlock["id"], "status": "acknowledged"}])
     gateway.wait_until(lambda: open_app(mobile).status_code == 200, timeout=5)
+
+
+def test_a_cancelled_wipe_gives_access_back(
+    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], platform: Admin
+) -> None:
+    assert open_app(mobile).status_code == 200
+    wipe = platform.ok(
+        "POST", f"/api/v1/devices/{mobile.device_id}/commands", json={"type": "selective_wipe"}
+    )
+    gateway.wait_until(lambda: open_app(mobile).status_code == 403, timeout=5)
+    assert open_app(mobile).json()["error"] == "device_wiped"
+    platform.ok("POST", f"/api/v1/commands/{wipe['id']}/cancel")
+    gateway.wait_until(lambda: open_app(mobile).status_code == 200, timeout=5)
+
+
+def test_the_gateway_knows_every_command_that_ends_access() -> None:
+    assert set(decisions._PENDING_REFUSALS) == {kind.value for kind in ENDS_ACCESS}
+    assert set(decisions._OPEN_COMMAND_STATES) == {state.value for state in CommandState if state.is_open}
 
 
 def test_revocation_is_enforced_within_five_seconds(

@@ -1,7 +1,7 @@
 """Authorization of a request to an intranet app (ARCHITECTURE.md, request path 5).
 
-A request is allowed only if the certificate is valid and unrevoked, the device is active and
-(when the route and policy ask for it) compliant, its tenant is admitted by the route, and its
+A request is allowed only if the certificate is valid and unrevoked, the device is active with
+no lock or wipe on its way to it, and (when the route and policy ask for it) compliant, its tenant is admitted by the route, and its
 person is in a group the route admits. Every refusal carries a code and a sentence for the
 person holding the device. nginx caches the answer for a few seconds per certificate and route.
 """
@@ -32,6 +32,17 @@ class Decision:
     tenant: str | None = None
     tenant_id: str | None = None
     groups: tuple[str, ...] = field(default=())
+
+
+#: The MDM's open command states (queued, sent, not now) and the commands that end access while
+#: they are open (govmobile.mdm.commands.ENDS_ACCESS; services do not import each other).
+_OPEN_COMMAND_STATES = ("queued", "sent", "not_now")
+_PENDING_REFUSALS = {
+    "lock": ("device_locked", "the device is being locked; contact your IT desk"),
+    "lost_mode_on": ("device_lost", "the device is being put in lost mode"),
+    "wipe": ("device_wiped", "the device is being wiped"),
+    "selective_wipe": ("device_wiped", "the government data on this device is being wiped"),
+}
 
 
 def decide(
@@ -78,6 +89,17 @@ def decide(
             "retired": "the device has been retired",
         }.get(device.state, "")
         return refuse(f"device_{device.state}", f"access refused: {hint}", **known)
+    # A lock or wipe counts from the moment it is queued, not from the device's acknowledgement:
+    # a stolen device may never check in to receive it.
+    q = readers.commands.c
+    pending = connection.execute(
+        select(q.type)
+        .where(q.device_id == device.id, q.state.in_(_OPEN_COMMAND_STATES), q.type.in_(_PENDING_REFUSALS))
+        .limit(1)
+    ).scalar()
+    if pending is not None:
+        code, hint = _PENDING_REFUSALS[pending]
+        return refuse(code, f"access refused: {hint}", **known)
     tenant = connection.execute(
         select(col(Tenant.slug)).where(col(Tenant.id) == device.tenant_id)
     ).scalar_one()

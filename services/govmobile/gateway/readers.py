@@ -25,6 +25,15 @@ devices = Table(
     Column("revision", Integer),
 )
 
+#: The MDM's command queue (only what says a lock or wipe is on its way).
+commands = Table(
+    "command",
+    _metadata,
+    Column("device_id", String),
+    Column("type", String),
+    Column("state", String),
+)
+
 #: The MDM's feed of access taken away (locks, wipes, non-compliance, people disabled...).
 access_changes = Table("access_change", _metadata, Column("seq", Integer))
 

@@ -24,7 +24,15 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from govmobile.core.errors import Conflict, InvalidInput, NotFound
-from govmobile.mdm.models import Command, CommandResult, CommandState, CommandType, Device, Wakeup
+from govmobile.mdm.models import (
+    AccessChange,
+    Command,
+    CommandResult,
+    CommandState,
+    CommandType,
+    Device,
+    Wakeup,
+)
 
 OPEN_STATES = tuple(s.value for s in CommandState if s.is_open)
 
@@ -61,6 +69,14 @@ SUPERSEDES: dict[CommandType, set[CommandType]] = {
     CommandType.REFRESH_POLICY: {CommandType.REFRESH_POLICY},
     CommandType.RENEW_CERTIFICATE: {CommandType.RENEW_CERTIFICATE},
 }
+
+
+#: Commands that take a device's access away from the moment they are queued: a stolen device
+#: may never check in to receive its lock, so the gateway refuses it while one is open (see
+#: govmobile.gateway.decisions). The MDM itself stays reachable, so the device can obey.
+ENDS_ACCESS = frozenset(
+    {CommandType.LOCK, CommandType.LOST_MODE_ON, CommandType.WIPE, CommandType.SELECTIVE_WIPE}
+)
 
 
 class _Payload(BaseModel):
@@ -166,6 +182,9 @@ def enqueue(
         bulk_id=bulk_id,
     )
     session.add(command)
+    if kind in ENDS_ACCESS:
+        # Into the gateway's feed, so that it drops its cached decisions for this device now.
+        session.add(AccessChange(device_id=device.id, at=now, reason=f"{kind.value} queued"))
     wake(session, device.id, now=now)
     session.flush()
     return command
