@@ -32,20 +32,19 @@ def office(gateway: Gateway) -> Iterator[str]:
 
 @pytest.fixture
 def office_route(management: Admin, water: Department, office: str, gateway: Gateway) -> dict[str, Any]:
-    before = gateway.app.state.controller.generation
-    route: dict[str, Any] = management.ok(
-        "POST",
-        "/api/v1/routes",
-        json={
-            "name": "oa",
-            "upstream_url": office,
-            "allowed_tenants": ["water"],
-            "allowed_groups": ["field-staff"],
-            "websocket": True,
-        },
-    )
-    gateway.wait_for_generation(before)
-    gateway.wait_until(lambda: gateway.status_of("/apps/oa/") == 401)
+    with gateway.reloaded():
+        route: dict[str, Any] = management.ok(
+            "POST",
+            "/api/v1/routes",
+            json={
+                "name": "oa",
+                "upstream_url": office,
+                "allowed_tenants": ["water"],
+                "allowed_groups": ["field-staff"],
+                "websocket": True,
+            },
+        )
+    assert gateway.status_of("/apps/oa/") == 401
     return route
 
 

@@ -5,9 +5,11 @@ backup/restore tests; docs/walkthrough.md runs the same commands."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -228,6 +231,22 @@ class CurlDevice:
         assert done.returncode == 0, done.stderr
         body, _, status = done.stdout.rpartition("\n")
         return int(status), body
+
+    def websocket(self, path: str, text: str) -> tuple[Any, Any]:
+        """Open a WebSocket through the gateway with the device certificate, send one text; the
+        first two messages (JSON)."""
+        context = ssl.create_default_context(cafile=str(appliance.ROOT_CERTIFICATE))
+        context.load_cert_chain(str(self.certificate), str(self.key))
+
+        async def talk() -> tuple[Any, Any]:
+            async with websockets.connect(
+                f"wss://{PUBLIC_HOSTNAME}{path}", ssl=context, open_timeout=20
+            ) as socket:
+                first = json.loads(await asyncio.wait_for(socket.recv(), 20))
+                await socket.send(text)
+                return first, json.loads(await asyncio.wait_for(socket.recv(), 20))
+
+        return asyncio.run(talk())
 
     def checkin(self, results: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """One check-in (POST /api/v1/device/checkin) with a compliant posture; the answer."""

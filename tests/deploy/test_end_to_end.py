@@ -46,7 +46,7 @@ def test_a_device_reaches_the_demo_app_through_the_gateway_until_it_is_shut_out(
     if admin.run("route", "show", "oa").returncode == 0:  # left by an earlier run on this host
         admin("route", "delete", "oa", "--yes")
     admin("route", "create", "--name", "oa", "--upstream", clients.OFFICE_UPSTREAM,
-          "--tenant", slug, "--group", "field-staff")  # fmt: skip
+          "--tenant", slug, "--group", "field-staff", "--websocket")  # fmt: skip
 
     # A device written by others enrolls over EST with curl and openssl; its chain verifies.
     (workdir / "curl").mkdir()
@@ -68,6 +68,10 @@ def test_a_device_reaches_the_demo_app_through_the_gateway_until_it_is_shut_out(
     status, body = other.get("/apps/oa/whoami")
     assert status == 200, body
     assert f'"device_id":"{other.device_id}"' in body
+    # A WebSocket through the gateway: the app greets the person the assertion names, and echoes.
+    greeting, echo = other.websocket("/apps/oa/live", "approve document 2")
+    assert greeting["hello"] == "ana"
+    assert echo == {"from": "ana", "echo": "approve document 2"}
 
     # Non-compliant (rooted): the app is refused, the MDM is still reachable to remediate.
     device.set_posture(rooted=True)

@@ -4,6 +4,7 @@ a CA, an MDM and a recording intranet app, all sharing one real database."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ssl
 import time
@@ -119,6 +120,22 @@ class Gateway:
             if time.monotonic() > deadline:
                 raise AssertionError("the gateway did not pick up the change")
             time.sleep(0.05)
+
+    def workers(self) -> set[int]:
+        """nginx's worker processes (the master's children)."""
+        master = self.app.state.controller.nginx.pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        return {int(pid) for pid in children}
+
+    @contextlib.contextmanager
+    def reloaded(self, timeout: float = 10) -> Iterator[None]:
+        """Wait, after the block, until the gateway has picked up what the block changed and nginx
+        runs only workers started since: for a moment after a reload the old workers still
+        accept connections, which they serve with the old configuration."""
+        generation, old_workers = self.app.state.controller.generation, self.workers()
+        yield
+        self.wait_for_generation(generation, timeout)
+        self.wait_until(lambda: not self.workers() & old_workers, timeout)
 
 
 @pytest.fixture
@@ -246,21 +263,20 @@ def oa_route(
     management: Admin, water: Department, upstream: tuple[RecordingUpstream, str], gateway: Gateway
 ) -> dict[str, Any]:
     """The office app route, admitting the water department's field staff."""
-    before = gateway.app.state.controller.generation
-    route: dict[str, Any] = management.ok(
-        "POST",
-        "/api/v1/routes",
-        json={
-            "name": "oa",
-            "upstream_url": upstream[1],
-            "allowed_tenants": [water.tenant_id],
-            "allowed_groups": ["field-staff"],
-            "identity_mode": "assertion_and_headers",
-            "websocket": True,
-            "rate_limit": 50,
-        },
-    )
-    gateway.wait_for_generation(before)
-    # nginx reloads asynchronously: the route is live once its location answers (401 without a certificate).
-    gateway.wait_until(lambda: gateway.status_of("/apps/oa/") == 401)
+    with gateway.reloaded():
+        route: dict[str, Any] = management.ok(
+            "POST",
+            "/api/v1/routes",
+            json={
+                "name": "oa",
+                "upstream_url": upstream[1],
+                "allowed_tenants": [water.tenant_id],
+                "allowed_groups": ["field-staff"],
+                "identity_mode": "assertion_and_headers",
+                "websocket": True,
+                "rate_limit": 50,
+            },
+        )
+    # The route is live: its location answers (401 without a certificate).
+    assert gateway.status_of("/apps/oa/") == 401
     return route

@@ -175,19 +175,18 @@ def test_rate_limit_per_device(
     water: Department,
     upstream: tuple[RecordingUpstream, str],
 ) -> None:
-    before = gateway.app.state.controller.generation
-    management.ok(
-        "POST",
-        "/api/v1/routes",
-        json={
-            "name": "slow",
-            "upstream_url": upstream[1],
-            "allowed_tenants": [water.tenant_id],
-            "rate_limit": 1,
-        },
-    )
-    gateway.wait_for_generation(before)
-    gateway.wait_until(lambda: gateway.status_of("/apps/slow/") == 401)
+    with gateway.reloaded():
+        management.ok(
+            "POST",
+            "/api/v1/routes",
+            json={
+                "name": "slow",
+                "upstream_url": upstream[1],
+                "allowed_tenants": [water.tenant_id],
+                "rate_limit": 1,
+            },
+        )
+    assert gateway.status_of("/apps/slow/") == 401
     with mobile.client() as client:
         statuses = [client.get("/apps/slow/x").status_code for _ in range(10)]
     assert 429 in statuses
@@ -203,18 +202,17 @@ def test_a_route_by_host_name(
     water: Department,
     upstream: tuple[RecordingUpstream, str],
 ) -> None:
-    before = gateway.app.state.controller.generation
-    management.ok(
-        "POST",
-        "/api/v1/routes",
-        json={
-            "name": "oa-host",
-            "host": "oa.gm.test",
-            "upstream_url": upstream[1],
-            "allowed_tenants": [water.tenant_id],
-        },
-    )
-    gateway.wait_for_generation(before)
+    with gateway.reloaded():
+        management.ok(
+            "POST",
+            "/api/v1/routes",
+            json={
+                "name": "oa-host",
+                "host": "oa.gm.test",
+                "upstream_url": upstream[1],
+                "allowed_tenants": [water.tenant_id],
+            },
+        )
     command = [
         "curl",
         "-sS",
