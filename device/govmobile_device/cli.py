@@ -32,7 +32,16 @@ from govmobile_device.enrollment import (
     parse_qr,
     request_certificate,
 )
-from govmobile_device.errors import AgentError, AlreadyEnrolled, DeviceWiped, NotEnrolled, UsageError
+from govmobile_device.errors import (
+    AgentError,
+    AlreadyEnrolled,
+    CertificateRejected,
+    DeviceWiped,
+    NotEnrolled,
+    ServerRefused,
+    ServerUnreachable,
+    UsageError,
+)
 from govmobile_device.files import private_directory
 from govmobile_device.gateway import Gateway, check_server_url
 from govmobile_device.keystore import PASSPHRASE_ENV, describe
@@ -302,22 +311,44 @@ def _show_qr(payload: str) -> None:
     segno.make(payload, error="m").terminal(compact=True)
 
 
+_NOTHING_DESTROYED = (
+    "Nothing was destroyed. Try again, or add --local-only to destroy this device's data without "
+    "telling the appliance"
+)
+
+
 def unenroll(rt: Runtime) -> int:
     store = rt.store()
     if not store.is_enrolled():
         raise NotEnrolled(f"no device is enrolled in {rt.state_dir}")
     if not rt.args.yes:
         raise UsageError(
-            "unenroll destroys this device's keys, certificate, government files and agent state; "
-            "add --yes to do it"
+            "unenroll tells the appliance this device leaves (it retires the device and revokes its "
+            "certificate), then destroys this device's keys, certificate, government files and agent "
+            "state; add --yes to do it"
         )
+    told = "the appliance was not told (--local-only): ask your administrator to retire the device"
+    if not rt.args.local_only:
+        try:
+            run_async(lambda: _with_agent(rt.agent(store), lambda a: a.gateway().unenroll()))
+            told = "the appliance retired the device and revoked its certificate"
+        except CertificateRejected as refused:
+            # Already retired, wiped or revoked: the appliance has nothing left to undo.
+            told = f"the appliance no longer accepts this device ({refused.code}); nothing to tell it"
+        # Nothing is destroyed when the appliance could not be told: a device it still counts as
+        # active must not vanish silently. The user retries, or leaves the retirement to the admin.
+        except ServerUnreachable as failed:
+            raise ServerUnreachable(f"{failed}. {_NOTHING_DESTROYED}") from failed
+        except ServerRefused as failed:
+            raise ServerRefused(
+                f"{failed}. {_NOTHING_DESTROYED}",
+                status=failed.status,
+                code=failed.code,
+                details=failed.details,
+            ) from failed
     with store.exclusive():
         store.destroy_all()
-    print(
-        f"unenrolled: keys, certificate, work container and state in {rt.state_dir} are destroyed. "
-        "The appliance is not told (the protocol has no device-side unenrollment): ask your administrator "
-        "to retire the device"
-    )
+    print(f"unenrolled: {told}; keys, certificate, work container and state in {rt.state_dir} are destroyed")
     return 0
 
 
@@ -496,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("unenroll", help="destroy this device's keys, certificate and government data")
     p.add_argument("--yes", action="store_true", help="really do it")
+    p.add_argument(
+        "--local-only", action="store_true", help="do not tell the appliance (when it cannot be reached)"
+    )
     p.set_defaults(handler=unenroll)
 
     p = commands.add_parser("apps", help="the government apps assigned to this device (app portal)")

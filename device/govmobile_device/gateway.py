@@ -52,6 +52,7 @@ from govmobile_device.protocol import (
     EXPIRED_CERT_HEADER,
     FACTS_HEADER,
     POSSESSION_HEADER,
+    UNENROLL,
     WAIT,
     CheckinRequest,
     CheckinResponse,
@@ -244,6 +245,10 @@ class Gateway:
             timeout=httpx.Timeout(DEFAULT_TIMEOUT, read=timeout + 15),
         )
         return _parse(WaitResponse, response, "wake-up").wake
+
+    async def unenroll(self) -> None:
+        """Tell the appliance this device leaves: it retires the device and revokes its certificates."""
+        await self._request("POST", UNENROLL)
 
     async def get(self, path: str) -> httpx.Response:
         """Any other resource behind the gateway (intranet apps under /apps/)."""

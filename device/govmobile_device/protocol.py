@@ -22,6 +22,7 @@ EXPIRED_CERT_HEADER = "GovMobile-Expired-Certificate"
 POSSESSION_HEADER = "GovMobile-Possession-Signature"
 CHECKIN = "/api/v1/device/checkin"
 WAIT = "/api/v1/device/wait"
+UNENROLL = "/api/v1/device/unenroll"
 FACTS_HEADER = "GovMobile-Device-Facts"
 #: At most this many results go in one check-in (the server refuses more).
 MAX_RESULTS_PER_CHECKIN = 20

@@ -133,13 +133,46 @@ def test_seams_say_what_is_not_there_yet(active: Tablet) -> None:
     assert "404" in opened.err
 
 
-def test_unenroll(active: Tablet) -> None:
+def test_unenroll_tells_the_appliance_then_destroys_everything(active: Tablet, platform: Admin) -> None:
+    device_id = active.device_id
     active.ok("files", "put", "a.txt", stdin=b"x")
     assert active("unenroll").code == 2
     outcome = active.ok("unenroll", "--yes")
-    assert "ask your administrator to retire the device" in outcome.out
+    assert "the appliance retired the device and revoked its certificate" in outcome.out
     assert sorted(p.name for p in active.state.iterdir() if not p.name.startswith(".")) == ["profile.json"]
     assert active("checkin").code == 3
+    # The appliance's side: retired, its certificate revoked, and who did it in the audit log.
+    view = server_view(platform, device_id)
+    assert view["state"] == "retired"
+    unenrolled = platform.ok("GET", "/api/v1/audit", params={"action": "device.unenrolled"})["items"]
+    assert [e["actor"] for e in unenrolled if e["target"] == f"device:{device_id}"] == [f"device:{device_id}"]
+    revoked = platform.ok("GET", "/api/v1/audit", params={"action": "certificate.revoked"})["items"]
+    reasons = [e["details"]["reason"] for e in revoked if e["details"]["device_id"] == device_id]
+    assert reasons == ["cessationOfOperation"]
+
+
+def test_unenroll_destroys_nothing_when_the_appliance_cannot_be_told(active: Tablet, platform: Admin) -> None:
+    device_id = active.device_id
+    identity = json.loads((active.state / "identity.json").read_text())
+    identity["server"] = "https://127.0.0.1:9"
+    (active.state / "identity.json").write_text(json.dumps(identity))
+    before = sorted(p.name for p in active.state.iterdir())
+    refused = active("--timeout", "3", "unenroll", "--yes")
+    assert refused.code == 4
+    assert "Nothing was destroyed" in refused.err
+    assert "--local-only" in refused.err
+    assert sorted(p.name for p in active.state.iterdir()) == before
+    # Told to go ahead without the appliance: destroyed, and the admin is asked to retire it.
+    local = active.ok("unenroll", "--yes", "--local-only")
+    assert "ask your administrator to retire the device" in local.out
+    assert server_view(platform, device_id)["state"] == "active"
+
+
+def test_unenroll_of_a_device_the_admin_retired_already(active: Tablet, platform: Admin) -> None:
+    platform.ok("POST", f"/api/v1/devices/{active.device_id}/retire")
+    outcome = active.ok("unenroll", "--yes")
+    assert "no longer accepts this device" in outcome.out
+    assert sorted(p.name for p in active.state.iterdir() if not p.name.startswith(".")) == ["profile.json"]
 
 
 def test_one_process_at_a_time(active: Tablet, platform: Admin) -> None:

@@ -138,30 +138,53 @@ class Mdm:
             device = lifecycle.get_device(session, device_id, scope=principal.tenant_scope())
             if device.state is DeviceState.RETIRED:
                 raise Conflict("this device is already retired", code="already_retired")
-            lifecycle.set_state(
+            serials = self._retire(
                 session,
                 device,
-                DeviceState.RETIRED,
                 actor=principal.actor,
-                now=now,
                 reason="retired by an admin",
-            )
-            queue.close_open_commands(
-                session, device, CommandState.CANCELLED, reason="device retired", now=now
-            )
-            # The certificates stay bound (and are revoked) so the device is told it was retired.
-            serials = [s for s in (device.cert_serial, device.previous_cert_serial) if s]
-            audit.record(
-                session,
-                actor=principal.actor,
                 action="device.retired",
-                target=f"device:{device.id}",
-                tenant_id=device.tenant_id,
                 now=now,
             )
         for serial in serials:
             revoke_quietly(self.signer, serial, "cessationOfOperation")
         return device
+
+    def unenroll(self, presented: PresentedCertificate) -> Device:
+        """The device leaves on its own (its user unenrolls it): retired like an admin would,
+        its queue closed and its certificates revoked, so nothing stays behind to be misused."""
+        now = self.clock()
+        with self.database.transaction() as session:
+            device = device_for_certificate(session, presented)
+            serials = self._retire(
+                session,
+                device,
+                actor=f"device:{device.id}",
+                reason="unenrolled by the device",
+                action="device.unenrolled",
+                now=now,
+            )
+        for serial in serials:
+            revoke_quietly(self.signer, serial, "cessationOfOperation")
+        return device
+
+    @staticmethod
+    def _retire(
+        session: Session, device: Device, *, actor: str, reason: str, action: str, now: dt.datetime
+    ) -> list[str]:
+        """Retire the device in this transaction; the serials to revoke once it has committed."""
+        lifecycle.set_state(session, device, DeviceState.RETIRED, actor=actor, now=now, reason=reason)
+        queue.close_open_commands(session, device, CommandState.CANCELLED, reason=reason, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            target=f"device:{device.id}",
+            tenant_id=device.tenant_id,
+            now=now,
+        )
+        # The certificates stay bound (and are revoked) so the device is told it was retired.
+        return [s for s in (device.cert_serial, device.previous_cert_serial) if s]
 
     def send_command(
         self,

@@ -19,6 +19,7 @@ from govmobile.mdm.api.schemas import (
     CommandForDevice,
     DeviceStatus,
     PolicyForDevice,
+    UnenrollResponse,
     WaitResponse,
 )
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest
@@ -105,5 +106,13 @@ def device_protocol_routes(
             except TimeoutError:
                 return WaitResponse(wake=False)
             return WaitResponse(wake=True)
+
+    @router.post("/unenroll", response_model=UnenrollResponse)
+    async def unenroll(
+        presented: Annotated[PresentedCertificate, Depends(presented_certificate)],
+    ) -> UnenrollResponse:
+        """The device leaves: retired, its queue closed, its certificates revoked."""
+        device = await run_in_threadpool(mdm.unenroll, presented)
+        return UnenrollResponse(device_id=device.id, state=device.state.value)
 
     return router

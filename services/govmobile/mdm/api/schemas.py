@@ -283,4 +283,9 @@ class WaitResponse(BaseModel):
     wake: bool = Field(description="true: something is queued, check in now")
 
 
+class UnenrollResponse(BaseModel):
+    device_id: str
+    state: str = Field(description="retired: the device's certificates are revoked")
+
+
 __all__ = ["CommandReport", "Posture"]
