@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.gateway.conftest import Gateway
-from tests.mdm.conftest import Admin, Department
+from tests.mdm.conftest import Admin, Department, make_department
 from tests.support.upstreams import RecordingUpstream
 
 
@@ -87,3 +87,44 @@ def test_bad_routes_are_refused(management: Admin, water: Department, platform: 
     tenant_admin = Admin(management.client, make_admin(database, Role.TENANT_ADMIN, water.tenant_id))
     refused = tenant_admin("POST", "/api/v1/routes", json=_route(water, "http://x.example"))
     assert refused.status_code == 403
+
+
+def _tenant_admin(management: Admin, department: Department, username: str) -> Admin:
+    password = "a-long-enough-password"
+    management.ok(
+        "POST",
+        "/api/v1/admins",
+        json={
+            "username": username,
+            "role": "tenant_admin",
+            "tenant_id": department.tenant_id,
+            "password": password,
+        },
+    )
+    login = management.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert login.status_code == 200, login.text
+    return Admin(management.client, login.json()["token"])
+
+
+def test_a_department_sees_only_the_routes_that_admit_it(
+    management: Admin, water: Department, platform: Admin, upstream: tuple[RecordingUpstream, str]
+) -> None:
+    roads = make_department(platform, "roads")
+    shared = _route(water, upstream[1], name="shared")
+    shared["allowed_tenants"] = [water.tenant_id, roads.tenant_id]
+    management.ok("POST", "/api/v1/routes", json=shared)
+    management.ok("POST", "/api/v1/routes", json=_route(water, upstream[1], name="water-only"))
+
+    roads_admin = _tenant_admin(management, roads, "roads-admin")
+    listed = roads_admin.ok("GET", "/api/v1/routes")
+    assert [r["name"] for r in listed] == ["shared"]
+    # Which other departments an app admits is not its business.
+    assert listed[0]["allowed_tenants"] == [roads.tenant_id]
+    assert roads_admin("GET", "/api/v1/routes/water-only").status_code == 404
+    assert roads_admin.ok("GET", "/api/v1/routes/shared")["allowed_tenants"] == [roads.tenant_id]
+    # ... nor may it change any route.
+    assert roads_admin("DELETE", "/api/v1/routes/shared").status_code == 403
+    # The platform admin sees everything as it is.
+    everything = {r["name"]: r for r in management.ok("GET", "/api/v1/routes")}
+    assert set(everything) == {"shared", "water-only"}
+    assert set(everything["shared"]["allowed_tenants"]) == {water.tenant_id, roads.tenant_id}

@@ -28,13 +28,17 @@ class RouteAdministration:
         self.database = database
         self.clock = clock
 
-    def list(self) -> list[Route]:
+    def list(self, principal: Principal) -> list[Route]:
+        """The routes this admin may see: all of them, or a department's own for its admins."""
         with self.database.session() as session:
-            return list_routes(session)
+            return [r for r in list_routes(session) if visible_to(principal, r)]
 
-    def get(self, route_id: str) -> Route:
+    def get(self, principal: Principal, route_id: str) -> Route:
         with self.database.session() as session:
-            return get_route(session, route_id)
+            route = get_route(session, route_id)
+        if not visible_to(principal, route):
+            raise NotFound(f"no route {route_id}")  # as if it did not exist: nothing leaks
+        return route
 
     def create(self, principal: Principal, data: RouteWrite) -> Route:
         with self.database.transaction() as session:
@@ -53,6 +57,12 @@ class RouteAdministration:
 
 def list_routes(session: Session) -> list[Route]:
     return list(session.exec(select(Route).order_by(col(Route.name))).all())
+
+
+def visible_to(principal: Principal, route: Route) -> bool:
+    """A tenant's admins and auditors see only the routes that admit their tenant."""
+    scope = principal.tenant_scope()
+    return scope is None or scope in json.loads(route.allowed_tenants)
 
 
 def get_route(session: Session, route_id: str) -> Route:

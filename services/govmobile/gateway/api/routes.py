@@ -15,17 +15,22 @@ def route_routes(
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/routes", tags=["routes"])
 
-    def public(route: Route) -> RoutePublic:
-        return RoutePublic.of(route, data_plane=status(route))
+    def public(route: Route, admin: Principal | None = None) -> RoutePublic:
+        view = RoutePublic.of(route, data_plane=status(route))
+        scope = admin.tenant_scope() if admin else None
+        if scope is not None:
+            # A department's admins do not learn which other departments an app admits.
+            view = view.model_copy(update={"allowed_tenants": [scope]})
+        return view
 
     @router.get("", response_model=list[RoutePublic])
     def list_all(admin: Annotated[Principal, Depends(authenticate)]) -> list[RoutePublic]:
-        """Routes, as every admin may see them (they carry no secrets)."""
-        return [public(r) for r in routes.list()]
+        """Routes: every one for platform admins, those admitting their department for its admins."""
+        return [public(r, admin) for r in routes.list(admin)]
 
     @router.get("/{route}", response_model=RoutePublic)
     def show(route: str, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
-        return public(routes.get(route))
+        return public(routes.get(admin, route), admin)
 
     @router.post("", response_model=RoutePublic, status_code=201)
     def create(body: RouteWrite, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
