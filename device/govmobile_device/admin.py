@@ -14,7 +14,7 @@ import httpx
 
 from govmobile_device import __version__
 from govmobile_device.errors import AgentError, ServerUnreachable
-from govmobile_device.gateway import refusal, transport_error
+from govmobile_device.gateway import refusal, send_once_more_if_dropped, transport_error
 
 
 class AdminClient:
@@ -80,7 +80,7 @@ class AdminClient:
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         try:
-            response = await self._client.request(method, path, headers=headers, **kwargs)
+            response = await send_once_more_if_dropped(self._client, method, path, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(f"the admin API at {self.base_url} did not answer in time") from exc
         except httpx.HTTPError as exc:

@@ -258,7 +258,7 @@ class Gateway:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._client.request(method, path, **kwargs)
+            response = await send_once_more_if_dropped(self._client, method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(f"{self.server} did not answer in time; try again later") from exc
         except httpx.HTTPError as exc:
@@ -266,6 +266,19 @@ class Gateway:
         if response.status_code >= 400:
             raise refusal(response)
         return response
+
+
+async def send_once_more_if_dropped(
+    client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    """Send, and once more on a new connection if the server closed the kept-alive one without
+    answering. nginx does that to idle connections when it reloads (the gateway reloads on every
+    route, CRL or access change), and it has read nothing of the request when it does, so the
+    second attempt is not a repeat."""
+    try:
+        return await client.request(method, path, **kwargs)
+    except httpx.RemoteProtocolError:
+        return await client.request(method, path, **kwargs)
 
 
 def transport_error(server: str, exc: BaseException) -> AgentError:
