@@ -151,6 +151,11 @@ def main() -> None:
     print(row("steady", steady))
     print(row("ceiling", ceiling))
     print()
+    for label, report in (("steady", steady), ("ceiling", ceiling)):
+        if report["checkin_errors"]:
+            kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(report["checkin_errors"].items()))
+            print(f"Check-in errors ({label}), by kind: {kinds}.")
+            print()
     answered = sum(steady["command_results"].values()), sum(ceiling["command_results"].values())
     print(
         f"Commands answered: {answered[0]} of {steady['commands_queued']} (steady), {answered[1]} of "
