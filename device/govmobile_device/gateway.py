@@ -272,9 +272,10 @@ async def send_once_more_if_dropped(
     client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
 ) -> httpx.Response:
     """Send, and once more on a new connection if the server closed the kept-alive one without
-    answering. nginx does that to idle connections when it reloads (the gateway reloads on every
-    route, CRL or access change), and it has read nothing of the request when it does, so the
-    second attempt is not a repeat."""
+    answering. nginx closes idle kept-alive connections when it reloads (the gateway reloads on
+    every route, CRL or access change), and a request sent at that moment is dropped unread.
+    Repeating is safe for a device whatever the cause: check-in results are idempotent by
+    command id, and commands not yet acknowledged are offered again. A second drop is an error."""
     try:
         return await client.request(method, path, **kwargs)
     except httpx.RemoteProtocolError:

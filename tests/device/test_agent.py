@@ -41,8 +41,9 @@ def test_a_result_the_server_already_has_is_dropped(active: Tablet, platform: Ad
 
 def test_lost_answer_then_retry(active: Tablet, platform: Admin, gateway: GatewayStub) -> None:
     command = send(platform, active.device_id, "lock", {"message": "Held"})
-    # The round that delivers the lock acknowledgement reaches the server, its answer is lost.
-    gateway.checkin_faults = ["pass", "drop-after"]
+    # The round that delivers the lock acknowledgement reaches the server, its answer is lost,
+    # and so is the answer to the agent's immediate second try.
+    gateway.checkin_faults = ["pass", "drop-after", "drop-after"]
     failed = active("checkin")
     assert failed.code == 4
     assert "try again later" in failed.err
@@ -53,11 +54,21 @@ def test_lost_answer_then_retry(active: Tablet, platform: Admin, gateway: Gatewa
     assert active.store.load_state().locked is True
 
 
+def test_one_lost_answer_is_recovered_at_once(active: Tablet, platform: Admin, gateway: GatewayStub) -> None:
+    command = send(platform, active.device_id, "lock", {"message": "Held"})
+    gateway.checkin_faults = ["pass", "drop-after"]
+    active.ok("checkin")  # the second try repeats the acknowledgement, which the server already has
+    assert server_view(platform, active.device_id)["state"] == "locked"
+    assert pending(active) == []
+    assert command not in [c["id"] for c in platform.ok("GET", f"/api/v1/devices/{active.device_id}/commands")
+                           if c["state"] != "acknowledged"]  # fmt: skip
+
+
 def test_a_command_cancelled_before_its_result_arrives(
     active: Tablet, platform: Admin, gateway: GatewayStub
 ) -> None:
     command = send(platform, active.device_id, "message", {"text": "never mind"})
-    gateway.checkin_faults = ["pass", "drop-before"]
+    gateway.checkin_faults = ["pass", "drop-before", "drop-before"]  # the first try and the retry
     assert active("checkin").code == 4
     platform.ok("POST", f"/api/v1/commands/{command}/cancel")
     outcome = active.ok("checkin")

@@ -68,7 +68,7 @@ def test_confirmation_lost_on_the_way_is_sent_again_before_wiping(
     device_id = active.device_id
     command = send(platform, device_id, "wipe")
     # The first check-in fetches the wipe; the second, carrying the confirmation, never arrives.
-    gateway.checkin_faults = ["pass", "drop-before"]
+    gateway.checkin_faults = ["pass", "drop-before", "drop-before"]  # the first try and the retry
     outcome = active("checkin")
     assert outcome.code == 4
     assert (active.state / "WIPE-PENDING").exists()
@@ -87,7 +87,7 @@ def test_answer_lost_after_the_server_recorded_the_wipe(
 ) -> None:
     device_id = active.device_id
     send(platform, device_id, "wipe")
-    gateway.checkin_faults = ["pass", "drop-after"]
+    gateway.checkin_faults = ["pass", "drop-after", "drop-after"]  # the first try and the retry
     assert active("checkin").code == 4
     assert server_view(platform, device_id)["state"] == "wiped"
     # Its certificate is revoked now; the refusal itself tells the device its confirmation landed.
