@@ -82,7 +82,9 @@ class AdminClient:
         try:
             response = await send_once_more_if_dropped(self._client, method, path, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
-            raise ServerUnreachable(f"the admin API at {self.base_url} did not answer in time") from exc
+            raise ServerUnreachable(
+                f"the admin API at {self.base_url} did not answer in time", cause="timeout"
+            ) from exc
         except httpx.HTTPError as exc:
             raise transport_error(self.base_url, exc) from exc
         if response.status_code >= 400:

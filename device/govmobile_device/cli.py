@@ -338,7 +338,7 @@ def unenroll(rt: Runtime) -> int:
         # Nothing is destroyed when the appliance could not be told: a device it still counts as
         # active must not vanish silently. The user retries, or leaves the retirement to the admin.
         except ServerUnreachable as failed:
-            raise ServerUnreachable(f"{failed}. {_NOTHING_DESTROYED}") from failed
+            raise ServerUnreachable(f"{failed}. {_NOTHING_DESTROYED}", cause=failed.cause) from failed
         except ServerRefused as failed:
             raise ServerRefused(
                 f"{failed}. {_NOTHING_DESTROYED}",

@@ -49,9 +49,14 @@ class AlreadyEnrolled(AgentError):
 
 
 class ServerUnreachable(AgentError):
-    """The request may not have reached the server: safe to retry."""
+    """The request may not have reached the server: safe to retry. ``cause`` says how it failed
+    (``timeout``, ``connection``, ``tls`` or ``http_<status>``), for counting, not for people."""
 
     exit_code = 4
+
+    def __init__(self, message: str, *, cause: str = "connection") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class ServerRefused(AgentError):

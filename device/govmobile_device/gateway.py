@@ -260,7 +260,9 @@ class Gateway:
         try:
             response = await send_once_more_if_dropped(self._client, method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise ServerUnreachable(f"{self.server} did not answer in time; try again later") from exc
+            raise ServerUnreachable(
+                f"{self.server} did not answer in time; try again later", cause="timeout"
+            ) from exc
         except httpx.HTTPError as exc:
             raise transport_error(self.server, exc) from exc
         if response.status_code >= 400:
@@ -298,7 +300,7 @@ def transport_error(server: str, exc: BaseException) -> AgentError:
             return CertificateRejected(
                 f"{what} (TLS alert {reason.lower()}). {_ENROLL_AGAIN}", status=0, code=code
             )
-        return ServerUnreachable(f"TLS with {server} failed ({reason or tls}); try again later")
+        return ServerUnreachable(f"TLS with {server} failed ({reason or tls}); try again later", cause="tls")
     return ServerUnreachable(f"cannot reach {server} ({exc.__class__.__name__}: {exc}); try again later")
 
 
@@ -322,7 +324,8 @@ def refusal(response: httpx.Response) -> AgentError:
         return DeviceLocked(f"{message} ({code})")
     if status >= 500 or status == 429:
         return ServerUnreachable(
-            f"the appliance is unavailable right now ({status} {code}: {message}); try again later"
+            f"the appliance is unavailable right now ({status} {code}: {message}); try again later",
+            cause=f"http_{status}",
         )
     return ServerRefused(f"{message} ({status} {code})", status=status, code=code, details=details)
 

@@ -39,7 +39,7 @@ from govmobile_device import pki
 from govmobile_device.admin import AdminClient
 from govmobile_device.agent import Agent, utcnow
 from govmobile_device.enrollment import fetch_trusted_root, request_certificate
-from govmobile_device.errors import AgentError, ServerRefused, UsageError
+from govmobile_device.errors import AgentError, ServerRefused, ServerUnreachable, UsageError
 from govmobile_device.gateway import Gateway, mutual_context
 from govmobile_device.profile import DeviceProfile, FixedProfile, ProfileLocation
 from govmobile_device.protocol import CheckinRequest, CheckinResponse
@@ -205,6 +205,8 @@ class _MeasuredGateway(Gateway):
 def _error_kind(error: AgentError) -> str:
     if isinstance(error, ServerRefused):
         return error.code
+    if isinstance(error, ServerUnreachable):
+        return f"unreachable_{error.cause}"
     return type(error).__name__
 
 

@@ -79,6 +79,7 @@ def test_unavailable_is_retryable(status: int) -> None:
     error = refusal(answer(status, text="<html>Bad Gateway</html>"))
     assert isinstance(error, ServerUnreachable)
     assert "try again later" in error.message
+    assert error.cause == f"http_{status}"
 
 
 def test_tls_failures() -> None:
@@ -99,6 +100,7 @@ def test_tls_failures() -> None:
     refused = transport_error("https://gw", httpx.ConnectError("[Errno 111] Connection refused"))
     assert isinstance(refused, ServerUnreachable)
     assert "cannot reach https://gw" in refused.message
+    assert refused.cause == "connection"
 
 
 def test_server_urls() -> None:
