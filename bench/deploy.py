@@ -94,7 +94,9 @@ def main() -> None:
     print()
     print(describe())
     print()
-    print("`./govmobile deploy` of the all-in-one (the CA) on this host, one run each, in this order.")
+    print(
+        "`./govmobile deploy` of the all-in-one (CA, MDM, gateway and the demo office app, from two images: the application, and the gateway with Debian's nginx-light) on this host, one run each, in this order."
+    )
     print()
     print("| scenario | what the run does | time |")
     print("|---|---|---:|")
@@ -104,10 +106,10 @@ def main() -> None:
     print()
     print(
         "Aims: a bare host to a running appliance in under 10 minutes including the base image; "
-        "a rerun in under 60 s. Docker itself was installed already; the base came from "
-        "deb.debian.org, and pip's own download cache was warm (the 24 MB of wheels were not fetched "
-        "from PyPI again). Each fresh deploy includes making the issuing CA, signing the CA's TLS "
-        "certificate and waiting for the container to be healthy."
+        "a rerun in under 60 s. Docker itself was installed already; the two bases came from "
+        "deb.debian.org, and pip's own download cache was warm (the wheels were not fetched from PyPI "
+        "again). Each fresh deploy includes making the issuing CA, signing every service's TLS "
+        "certificate and waiting for the four containers to be healthy."
     )
 
 
