@@ -20,18 +20,16 @@ is exercised over real mutual-TLS sockets:
 - Client-supplied ``Client-Cert`` and ``GovMobile-Gateway-Proof`` headers are dropped.
 
 HTTP/1.1 with Content-Length or chunked bodies, keep-alive, nothing more. Run it in a thread
-(``GatewayStub.serving()``) or as a process (``python -m tests.support.gateway_stub --help``).
+(``GatewayStub.serving()``).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
 import datetime as dt
 import json
-import signal
 import ssl
 import tempfile
 import threading
@@ -508,52 +506,3 @@ def issue_server_certificate(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return chain, key_pem, "".join(issued["chain"]).encode()
-
-
-# -- as a process (bench/simulate) -----------------------------------------------------------
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="TEST STAND-IN for the gateway's mutual-TLS device listener")
-    parser.add_argument("--listen", default="127.0.0.1:0", help="host:port")
-    parser.add_argument("--upstream", required=True, help="the MDM's base URL")
-    parser.add_argument("--ca-url", required=True, help="the CA's base URL (server certificate and CRL)")
-    parser.add_argument("--ra", required=True, help="RA name allowed the service profile, e.g. deploy")
-    parser.add_argument("--ra-secret-file", required=True, type=Path)
-    parser.add_argument("--gateway-secret-file", required=True, type=Path)
-    parser.add_argument("--crl-max-age", type=float, default=5.0)
-    args = parser.parse_args()
-    host, _, port = args.listen.rpartition(":")
-    chain, key, trusted = issue_server_certificate(
-        args.ca_url, (args.ra, args.ra_secret_file.read_text().strip())
-    )
-    stub = GatewayStub(
-        args.upstream,
-        gateway_secret=args.gateway_secret_file.read_text().strip(),
-        certificate_chain_pem=chain,
-        key_pem=key,
-        trusted_ca_pem=trusted,
-        crl_url=f"{args.ca_url.rstrip('/')}/pki/crl",
-        crl_max_age=args.crl_max_age,
-        host=host,
-        port=int(port),
-    )
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        serving = asyncio.create_task(stub.serve(lambda: print(f"listening on {stub.url}", flush=True)))
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stub.request_stop)
-        await serving
-
-    try:
-        import uvloop  # in the venv with uvicorn[standard]; the stub's CPU is not what is measured
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(run())
-
-
-if __name__ == "__main__":
-    main()
