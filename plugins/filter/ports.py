@@ -8,13 +8,15 @@ WILDCARDS = {"0.0.0.0", "::", ""}
 
 
 def published_port(published: str) -> dict[str, Any]:
-    """Docker's 'address:port:container' or 'port:container' as {address, port}."""
-    parts = str(published).split(":")
-    if len(parts) == 3:
-        return {"address": parts[0].strip("[]") or "0.0.0.0", "port": int(parts[1])}
-    if len(parts) == 2:
-        return {"address": "0.0.0.0", "port": int(parts[0])}
-    raise ValueError(f"a published port is address:port:container_port or port:container_port, not {published!r}")
+    """Docker's 'address:port:container_port' ([v6]:port:container_port) or 'port:container_port'
+    as {address, port}."""
+    head, separator, _container_port = str(published).rpartition(":")
+    address, _, host_port = head.rpartition(":")
+    if not separator or not host_port.isdigit():
+        raise ValueError(
+            f"a published port is address:port:container_port or port:container_port, not {published!r}"
+        )
+    return {"address": address.strip("[]") or "0.0.0.0", "port": int(host_port)}
 
 
 def port_conflicts(
@@ -35,7 +37,11 @@ def port_conflicts(
         for listener in listeners:
             if int(listener["port"]) != wanted["port"]:
                 continue
-            if listener["address"] in WILDCARDS or wanted["address"] in WILDCARDS or listener["address"] == wanted["address"]:
+            if (
+                listener["address"] in WILDCARDS
+                or wanted["address"] in WILDCARDS
+                or listener["address"] == wanted["address"]
+            ):
                 conflicts.append(
                     {
                         "port": wanted["port"],
@@ -53,7 +59,9 @@ def container_host_ports(container: dict[str, Any] | None) -> list[int]:
     if not container:
         return []
     bindings = (container.get("HostConfig") or {}).get("PortBindings") or {}
-    return sorted({int(b["HostPort"]) for found in bindings.values() for b in found or [] if b.get("HostPort")})
+    return sorted(
+        {int(b["HostPort"]) for found in bindings.values() for b in found or [] if b.get("HostPort")}
+    )
 
 
 class FilterModule:

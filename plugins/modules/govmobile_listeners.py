@@ -9,6 +9,13 @@ anything is installed.
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
+import struct
+
+from ansible.module_utils.basic import AnsibleModule
+
 DOCUMENTATION = r"""
 module: govmobile_listeners
 short_description: List the listening TCP sockets of the host and the programs holding them
@@ -26,13 +33,6 @@ listeners:
   sample: [{"address": "127.0.0.1", "port": 443, "program": "nginx", "pid": 812}]
 """
 
-import ipaddress
-import os
-import socket
-import struct
-
-from ansible.module_utils.basic import AnsibleModule
-
 LISTEN = "0A"  # TCP_LISTEN in include/net/tcp_states.h
 
 
@@ -41,7 +41,9 @@ def _address(hex_address: str) -> str:
     raw = bytes.fromhex(hex_address)
     words = struct.unpack("<" + "I" * (len(raw) // 4), raw)
     packed = struct.pack(">" + "I" * len(words), *words)
-    address = ipaddress.ip_address(socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed))
+    address = ipaddress.ip_address(
+        socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+    )
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
@@ -79,7 +81,12 @@ def listeners() -> list[dict[str, object]]:
             local_address, local_port = fields[1].split(":")
             pid, program = owners.get(fields[9], (0, "unknown"))
             found.append(
-                {"address": _address(local_address), "port": int(local_port, 16), "program": program, "pid": pid}
+                {
+                    "address": _address(local_address),
+                    "port": int(local_port, 16),
+                    "program": program,
+                    "pid": pid,
+                }
             )
     return found
 
