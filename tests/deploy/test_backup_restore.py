@@ -2,13 +2,19 @@
 
 The destroy removes everything, images and controller secrets included, and the restore runs with
 every HTTP proxy pointing nowhere: it deploys from the backup and an air-gap bundle alone.
+
+Key custody: the root key is encrypted on the controller; a backup is encrypted (age) to the
+deployment's backup key, and holds neither the root key nor its passphrase unless asked. The
+operator keeps the backup key off the controller; a fresh controller restores with it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -61,6 +67,96 @@ def ocsp_status(workdir: Path) -> str:
     return checked.split(f"{certificate}:", 1)[1].split()[0]
 
 
+def backup_members(backup: Path, key: Path, workdir: Path) -> tuple[list[str], list[str]]:
+    """The names in a backup, and in its secrets.tar, decrypted with the backup key."""
+    plain = workdir / "backup.tar.gz"
+    subprocess.run(
+        ["age", "--decrypt", "--identity", str(key), "--output", str(plain), str(backup)], check=True
+    )
+    with tarfile.open(plain) as outer:
+        names = outer.getnames()
+        secrets_tar = outer.extractfile("secrets.tar")
+        assert secrets_tar is not None
+        with tarfile.open(fileobj=secrets_tar) as inner:
+            secret_names = inner.getnames()
+    plain.unlink()
+    return names, secret_names
+
+
+def test_the_root_key_is_encrypted_on_the_controller() -> None:
+    key = appliance.SECRETS / "pki" / "root.key"
+    passphrase = appliance.SECRETS / "pki" / "root-key-passphrase"
+    assert "-----BEGIN ENCRYPTED PRIVATE KEY-----" in key.read_text()
+    assert passphrase.stat().st_mode & 0o777 == 0o600
+    # Without its passphrase the key does not open; with it, it does.
+    empty = subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-passin", "pass:", "-noout"], capture_output=True
+    )
+    assert empty.returncode != 0
+    opened = subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-passin", f"file:{passphrase}", "-noout"], capture_output=True
+    )
+    assert opened.returncode == 0, opened.stderr
+
+
+def public_key(key: Path, passphrase: Path) -> str:
+    done = subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-passin", f"file:{passphrase}", "-pubout"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.timeout(1200)
+def test_the_root_key_signs_only_with_its_passphrase_at_hand(tmp_path: Path) -> None:
+    passphrase = appliance.SECRETS / "pki" / "root-key-passphrase"
+    away = tmp_path / "root-key-passphrase"
+    shutil.move(passphrase, away)  # the operator moved it off the controller, as the summary says
+    try:
+        # A deploy that has nothing to sign does not need it.
+        run = appliance.govmobile("deploy")
+        assert run.returncode == 0, run.output[-4000:]
+        assert run.recap()["changed"] == 0, run.changed_tasks()
+        # One that must sign the root's CRL (due now) stops before signing, and says what to do.
+        due = json.dumps({"pki_root_crl_renew_before_days": 400})
+        run = appliance.govmobile("deploy", "-e", due)
+        said = " ".join(run.output.split())
+        assert run.returncode != 0
+        assert "the root's key is needed to sign the root's CRL" in said, said[-3000:]
+        assert f"its passphrase is not at hand: put it back into {passphrase}" in said
+        assert not passphrase.exists()  # none was made up in its place
+    finally:
+        shutil.move(away, passphrase)
+    run = appliance.govmobile("deploy", "-e", due)
+    assert run.returncode == 0, run.output[-4000:]
+    assert any("Sign the root's CRL on the controller" in task for task in run.changed_tasks())
+
+
+@pytest.mark.timeout(1200)
+def test_an_unencrypted_root_key_of_an_older_deployment_is_encrypted_by_the_next_deploy() -> None:
+    key = appliance.SECRETS / "pki" / "root.key"
+    passphrase = appliance.SECRETS / "pki" / "root-key-passphrase"
+    before = public_key(key, passphrase)
+    plain = subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-passin", f"file:{passphrase}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    key.write_text(plain)
+    passphrase.unlink()
+
+    run = appliance.govmobile("deploy")
+    assert run.returncode == 0, run.output[-4000:]
+    assert any("Encrypt an unencrypted root key" in task or "Write the root key encrypted" in task
+               for task in run.changed_tasks())  # fmt: skip
+    assert "-----BEGIN ENCRYPTED PRIVATE KEY-----" in key.read_text()
+    assert passphrase.stat().st_mode & 0o777 == 0o600
+    assert public_key(key, passphrase) == before  # the same root, encrypted
+
+
 @pytest.mark.timeout(2400)
 def test_backup_destroy_restore_keeps_the_ca_and_what_it_issued(tmp_path: Path) -> None:
     issued = issue_service_certificate(tmp_path)
@@ -68,9 +164,37 @@ def test_backup_destroy_restore_keeps_the_ca_and_what_it_issued(tmp_path: Path) 
 
     backup = appliance.govmobile("backup")
     assert backup.returncode == 0, backup.output[-4000:]
-    backup_file = re.search(r"Backup: (\S+\.tar\.gz)", " ".join(backup.output.split()))
+    backup_file = re.search(r"Backup: (\S+\.tar\.gz\.age),", " ".join(backup.output.split()))
     assert backup_file, backup.output[-2000:]
     assert Path(backup_file[1]).stat().st_mode & 0o777 == 0o600
+
+    # The file alone is ciphertext: neither tar nor another key opens it.
+    assert subprocess.run(["tar", "-tzf", backup_file[1]], capture_output=True).returncode != 0
+    stranger = tmp_path / "stranger.txt"
+    subprocess.run(["age-keygen", "-o", str(stranger)], capture_output=True, check=True)
+    assert (
+        subprocess.run(["age", "-d", "-i", str(stranger), backup_file[1]], capture_output=True).returncode
+        != 0
+    )
+    # With the backup key: the secrets are there, the root key and its passphrase are not.
+    backup_key = appliance.SECRETS / "backup-key.txt"
+    assert backup_key.stat().st_mode & 0o777 == 0o600
+    names, secret_names = backup_members(Path(backup_file[1]), backup_key, tmp_path)
+    assert sorted(names) == ["ca-volume.tar", "database.sqlite3", "manifest.json", "secrets.tar"]
+    assert "aio/pki/root.crt" in secret_names
+    assert "aio/mdm/admin-password" in secret_names
+    for kept_out in ("aio/pki/root.key", "aio/pki/root-key-passphrase", "aio/backup-key.txt"):
+        assert kept_out not in secret_names
+
+    # The operator keeps the backup key, the root key and its passphrase off the controller.
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    for kept in (
+        backup_key,
+        appliance.SECRETS / "pki" / "root.key",
+        appliance.SECRETS / "pki" / "root-key-passphrase",
+    ):
+        shutil.copy2(kept, offline / kept.name)
 
     bundle = appliance.govmobile("bundle")
     assert bundle.returncode == 0, bundle.output[-4000:]
@@ -93,8 +217,27 @@ def test_backup_destroy_restore_keeps_the_ca_and_what_it_issued(tmp_path: Path) 
     assert appliance.docker("images", "--quiet", "govmobile/*") == ""
     assert not appliance.SECRETS.exists()
 
-    restored = appliance.govmobile("restore", backup_file[1], "--bundle", bundle_file[1], env=OFFLINE)
+    # A fresh controller has no backup key: restore says how to give it, and changes nothing.
+    keyless = appliance.govmobile("restore", backup_file[1], "--bundle", bundle_file[1], env=OFFLINE)
+    assert keyless.returncode != 0
+    assert "the backup is encrypted, and its key is not at" in " ".join(keyless.output.split())
+    assert "--identity KEY. Nothing was changed." in " ".join(keyless.output.split())
+    assert appliance.deployment_containers() == {}
+    # Another key does not open it either.
+    wrong = appliance.govmobile(
+        "restore", backup_file[1], "--identity", str(stranger), "--bundle", bundle_file[1], env=OFFLINE
+    )
+    assert wrong.returncode != 0
+    assert "does not open with" in " ".join(wrong.output.split())
+
+    restored = appliance.govmobile(
+        "restore", backup_file[1], "--identity", str(offline / "backup-key.txt"), "--bundle", bundle_file[1],
+        env=OFFLINE,
+    )  # fmt: skip
     assert restored.returncode == 0, restored.output[-4000:]
+    # The restored controller has no root key: it stays offline until a deploy needs it.
+    assert not (appliance.SECRETS / "pki" / "root.key").exists()
+    assert "Root CA key: not on this controller" in " ".join(restored.output.split())
     assert "Load the bundle's images" in restored.output
     # Loaded, not built: nothing was fetched from a Debian mirror or a package index.
     assert "TASK [images : Debootstrap" not in restored.output
@@ -116,3 +259,14 @@ def test_backup_destroy_restore_keeps_the_ca_and_what_it_issued(tmp_path: Path) 
     crl = appliance.curl_ca("/pki/crl")
     text = openssl("crl", "-inform", "DER", "-noout", "-text", stdin=crl.stdout)
     assert issued["serial"].upper() in text.replace(":", "").upper()
+
+    # The root key goes into a backup only when asked, still encrypted, and never its passphrase.
+    shutil.copy2(offline / "root.key", appliance.SECRETS / "pki" / "root.key")
+    with_key = appliance.govmobile("backup", "--with-root-key")
+    assert with_key.returncode == 0, with_key.output[-4000:]
+    with_key_file = re.search(r"Backup: (\S+\.tar\.gz\.age),", " ".join(with_key.output.split()))
+    assert with_key_file, with_key.output[-2000:]
+    _, secret_names = backup_members(Path(with_key_file[1]), offline / "backup-key.txt", tmp_path)
+    assert "aio/pki/root.key" in secret_names
+    assert "aio/pki/root-key-passphrase" not in secret_names
+    (appliance.SECRETS / "pki" / "root.key").unlink()  # back offline
