@@ -36,7 +36,7 @@ def refused(*args: str) -> str:
         ({"docker_host_supported_os": {"Plan9": "4"}}, "is not supported: GovMobile runs on Plan9 4"),
         ({"docker_host_min_memory_mb": 100_000_000}, "GovMobile needs at least 100000000 MiB"),
         ({"docker_host_min_disk_gb": 1_000_000}, "GovMobile needs at least 1000000 GiB"),
-        ({"docker_host_min_version": "99.0"}, "is too old (installed); GovMobile needs 99.0 or newer"),
+        ({"docker_host_min_version": "99.0"}, "is too old (running); GovMobile needs 99.0 or newer"),
     ],
     ids=["os", "memory", "disk", "docker-version"],
 )
