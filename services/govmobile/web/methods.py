@@ -1,0 +1,73 @@
+"""Which methods a path serves: ``OPTIONS`` answers them, and a method the path does not serve
+is a 405 that lists them all.
+
+The framework's router answers for the first route whose path matches, so a path served by
+several routes (``GET``, ``PUT`` and ``DELETE`` of one route each) would advertise only one
+method. RFC 9110 §9.3.7 and §15.5.6: ``Allow`` lists every method the target resource supports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from govmobile.web.errors import error_body
+
+
+class AllowedMethods:
+    """ASGI middleware around an application's router.
+
+    ``routes`` is read at each request (the application adds its routes after its middleware);
+    ``extra`` names endpoints served in front of the framework, as ``(method, path)``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Callable[[], Iterable[BaseRoute]],
+        extra: Callable[[], Iterable[tuple[str, str]]] = lambda: (),
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.extra = extra
+
+    def allowed(self, scope: Scope) -> set[str]:
+        methods: set[str] = {m for m, p in self.extra() if p == scope.get("path")}
+        for route in self.routes():
+            match, _ = route.matches({**scope, "method": "GET"})
+            route_methods = getattr(route, "methods", None)
+            if match is not Match.NONE and route_methods:
+                methods.update(route_methods)
+            elif match is Match.FULL and route_methods is None:
+                return set()  # a mount or a catch-all: it answers for itself
+        return methods
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        allowed = self.allowed(scope)
+        method = scope.get("method", "")
+        if not allowed or (method in allowed and method != "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        allow = ", ".join(sorted(allowed | {"OPTIONS"}))
+        if method == "OPTIONS":
+            await _answer(send, 204, allow, b"")
+            return
+        body = json.dumps(
+            error_body("method_not_allowed", f"{method} is not served here; this path serves {allow}")
+        ).encode()
+        await _answer(send, 405, allow, body)
+
+
+async def _answer(send: Send, status: int, allow: str, body: bytes) -> None:
+    headers = [(b"allow", allow.encode()), (b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
