@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -187,7 +188,11 @@ def create_app(
     )
     app.include_router(operation_routes(database, registry))
     documents = ServiceDocuments.over_http(
-        {"mdm": settings.mdm_url, "ca": settings.ca_url}, app.openapi, verify=internal_verify
+        {"mdm": settings.mdm_url, "ca": settings.ca_url},
+        app.openapi,
+        verify=ssl.create_default_context(cafile=internal_verify)
+        if isinstance(internal_verify, str)
+        else True,
     )
     app.include_router(contract_routes(Contracts(documents, version=__version__)))
 

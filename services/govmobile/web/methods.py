@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
+from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,13 +38,14 @@ class AllowedMethods:
 
     def allowed(self, scope: Scope) -> set[str]:
         methods: set[str] = {m for m, p in self.extra() if p == scope.get("path")}
-        for route in self.routes():
+        # Included routers are flattened into the routes they hold, as the framework sees them.
+        for route in iter_route_contexts(list(self.routes())):
             match, _ = route.matches({**scope, "method": "GET"})
-            route_methods = getattr(route, "methods", None)
-            if match is not Match.NONE and route_methods:
-                methods.update(route_methods)
-            elif match is Match.FULL and route_methods is None:
+            if match is Match.NONE:
+                continue
+            if not route.methods:
                 return set()  # a mount or a catch-all: it answers for itself
+            methods.update(route.methods)
         return methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,6 +7,7 @@ it answers itself before a request reaches a service, so it is the one that can 
 together truthfully. The documents are built when first asked for and kept for a minute.
 """
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -66,7 +67,7 @@ class ServiceDocuments:
 
     @classmethod
     def over_http(
-        cls, urls: dict[str, str], own: Callable[[], Document], *, verify: str | bool
+        cls, urls: dict[str, str], own: Callable[[], Document], *, verify: ssl.SSLContext | bool
     ) -> "ServiceDocuments":
         def fetch(base: str) -> Callable[[], Document]:
             def read() -> Document:
