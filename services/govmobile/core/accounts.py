@@ -25,7 +25,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import ConfigDict, field_validator
-from sqlalchemy import Column
+from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, Session, SQLModel, select
 
 from govmobile.core.database import EnumText, UTCDateTime, utcnow
@@ -86,7 +86,7 @@ class AdminAccount(AdminAccountBase, table=True):
     #: A TOTP secret shown to the admin but not yet confirmed with a code.
     pending_totp_secret: str | None = None
     #: The TOTP time step last used to log in: a code is accepted once (RFC 6238 §5.2).
-    totp_last_step: int | None = None
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger))
     disabled: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     last_login_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
+from govmobile.core.times import IsoTime
 from govmobile.mdm.models import Policy
 
 
@@ -22,10 +23,10 @@ class Location(BaseModel):
     # Infinity and NaN are not positions (and would not survive being stored as JSON).
     model_config = ConfigDict(allow_inf_nan=False)
 
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    accuracy_m: float | None = Field(default=None, ge=0, le=10**7)
-    at: dt.datetime | None = None
+    latitude: StrictFloat = Field(ge=-90, le=90)
+    longitude: StrictFloat = Field(ge=-180, le=180)
+    accuracy_m: StrictFloat | None = Field(default=None, ge=0, le=10**7)
+    at: IsoTime | None = None
 
 
 AppId = Annotated[str, Field(min_length=1, max_length=200)]

@@ -7,31 +7,20 @@ say so. A time filter must be convertible to UTC (year 1 at +14:00 is not).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator
+
+from govmobile.core.times import IsoTime
 
 ID_LENGTH = 36
 TENANT_LENGTH = 63
 
-
-def _utc_convertible(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is not None:
-        try:
-            value.astimezone(dt.UTC)
-        except OverflowError:
-            raise ValueError("the time is out of range once converted to UTC") from None
-    return value
-
-
-Moment = Annotated[dt.datetime, AfterValidator(_utc_convertible)]
 
 IdPath = Annotated[str, Path(max_length=ID_LENGTH)]
 TenantPath = Annotated[str, Path(max_length=TENANT_LENGTH, description="the department's id or slug")]
 IdQuery = Annotated[str | None, Query(max_length=ID_LENGTH)]
 TenantQuery = Annotated[str | None, Query(max_length=TENANT_LENGTH, description="a department's id or slug")]
 MomentQuery = Annotated[
-    Moment | None, Query(description="an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00Z")
+    IsoTime | None, Query(description="an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00Z")
 ]

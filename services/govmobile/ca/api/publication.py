@@ -8,6 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from govmobile.ca.authority import Authority
 from govmobile.ca.ocsp import OcspResponder
@@ -29,6 +30,22 @@ _OCSP_ANSWERS: dict[int | str, dict[str, Any]] = {
         "content": {_OCSP: {"schema": {"type": "string"}}},
     },
 }
+
+
+class _AnyText(Convertor[str]):
+    """The rest of the path, whatever it holds: ``{x:path}`` stops at a line break, and a GET
+    request whose path is no base64 must still get an OCSP answer (malformedRequest), not a 404."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("ocsp_request", _AnyText())
 
 
 def publication_routes(authority: Authority, responder: OcspResponder) -> APIRouter:
@@ -106,7 +123,7 @@ def publication_routes(authority: Authority, responder: OcspResponder) -> APIRou
             return ocsp_response(b"")
         return ocsp_response(body)
 
-    @router.get("/ocsp/{encoded:path}", response_class=Response, responses=_OCSP_ANSWERS)
+    @router.get("/ocsp/{encoded:ocsp_request}", response_class=Response, responses=_OCSP_ANSWERS)
     def ocsp_get(encoded: str) -> Response:
         """RFC 6960 §A.1 GET: the DER request, base64 then URL-encoded, in the path."""
         try:

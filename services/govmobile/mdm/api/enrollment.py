@@ -117,7 +117,7 @@ def est_routes(registrar: Registrar, presented_certificate: Callable[..., Presen
             str | None,
             Header(
                 alias=EXPIRED_CERT_HEADER,
-                max_length=8192,
+                max_length=4096,
                 description="base64 DER of the expired certificate",
             ),
         ] = None,
