@@ -97,10 +97,21 @@ def complete_errors(document: Document) -> None:
 
 
 def add_response(operation: Document, status: int, description: str | None = None) -> None:
-    """Declare an error status on an operation (kept if it is there already)."""
-    operation.setdefault("responses", {}).setdefault(
-        str(status), {"description": description or ERROR_MEANINGS[status], "content": _error_content()}
-    )
+    """Declare an error status on an operation, with the common error body.
+
+    When the operation already answers this status with another body (OCSP answers a malformed
+    request with an OCSP response), the common body is added beside it, and the meaning too.
+    """
+    meaning = description or ERROR_MEANINGS[status]
+    responses = operation.setdefault("responses", {})
+    response = responses.get(str(status))
+    if response is None:
+        responses[str(status)] = {"description": meaning, "content": _error_content()}
+        return
+    content = response.setdefault("content", {})
+    if "application/json" not in content:
+        content.update(_error_content())
+        response["description"] = f"{response.get('description', '')}; or {meaning}".lstrip("; ")
 
 
 def operations(document: Document) -> Iterable[Document]:
