@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmobile.web.errors import error_body
 
@@ -52,19 +52,42 @@ class AllowedMethods:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        allowed = self.allowed(scope)
-        method = scope.get("method", "")
-        if not allowed or (method in allowed and method != "OPTIONS"):
+        if scope.get("method") == "OPTIONS":
+            allowed = self.allowed(scope)
+            if allowed and "OPTIONS" not in allowed:
+                await _answer(send, 204, _allow(allowed), b"")
+                return
             await self.app(scope, receive, send)
             return
-        allow = ", ".join(sorted(allowed | {"OPTIONS"}))
-        if method == "OPTIONS":
-            await _answer(send, 204, allow, b"")
+        method, path = scope.get("method", ""), scope.get("path", "")
+        in_front = {m for m, p in self.extra() if p == path}
+        if in_front and method not in in_front:
+            # A path served in front of the framework, which would call it unknown (404).
+            await self._refuse(send, scope)
             return
-        body = json.dumps(
-            error_body("method_not_allowed", f"{method} is not served here; this path serves {allow}")
-        ).encode()
-        await _answer(send, 405, allow, body)
+        # Served methods pass untouched (nothing to compute on the way); a 405 from the router
+        # is answered again here, with every method of the path.
+        refused = False
+
+        async def send_or_replace(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                refused = True
+                await self._refuse(send, scope)
+                return
+            if not refused:
+                await send(message)
+
+        await self.app(scope, receive, send_or_replace)
+
+    async def _refuse(self, send: Send, scope: Scope) -> None:
+        allow = _allow(self.allowed(scope))
+        message = f"{scope.get('method', '')} is not served here; this path serves {allow}"
+        await _answer(send, 405, allow, json.dumps(error_body("method_not_allowed", message)).encode())
+
+
+def _allow(methods: set[str]) -> str:
+    return ", ".join(sorted(methods | {"OPTIONS"}))
 
 
 async def _answer(send: Send, status: int, allow: str, body: bytes) -> None:
