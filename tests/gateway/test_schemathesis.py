@@ -4,7 +4,8 @@ device certificate. No 5xx, no status code the document does not list, no answer
 its schema, no bad input accepted. Part of the normal suite (so CI runs it on SQLite and on
 PostgreSQL); a fixed seed and a few examples per operation keep it to about a minute each.
 
-Every check schemathesis has is on, except those in ``CHECKS_OFF``, each with its reason.
+Every check schemathesis has is on. What is turned off or narrowed is listed below, each with
+its reason: ``CHECKS_OFF``, ``REJECTIONS``, ``PHASES_OFF``, ``UNEXPECTED_METHODS`` and ``LEFT_OUT``.
 """
 
 from __future__ import annotations

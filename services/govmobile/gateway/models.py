@@ -81,7 +81,10 @@ class RouteWrite(SQLModel):
     host: str | None = Field(default=None, max_length=253)
     upstream_url: str = Field(max_length=500)
     upstream_ca_pem: str | None = Field(default=None, max_length=64 * 1024)
-    allowed_tenants: list[TenantRef] = Field(min_length=1, max_length=100)
+    allowed_tenants: list[TenantRef] = Field(
+        max_length=100,
+        schema_extra={"json_schema_extra": {"minItems": 1}},  # the validator says why
+    )
     allowed_groups: list[GroupName] = Field(default=[], max_length=100)
     require_compliance: StrictBool = True
     identity_mode: IdentityMode = IdentityMode.ASSERTION
