@@ -63,7 +63,7 @@ def test_people_and_groups_by_name(admin: Admin) -> None:
     assert "name must be 1-100 letters" in admin.refused("group", "create", "bad name!", "-t", "water")
 
 
-def test_admin_accounts_lockout_unlock_disable(admin: Admin, appliance: Appliance) -> None:
+def test_admin_accounts_throttled_unlock_disable(admin: Admin, appliance: Appliance) -> None:
     terminal = Admin(admin.config_file.with_name("lead.json"))  # the tenant admin's own terminal
     admin.ok("tenant", "create", "water", "--name", "Water")
     lead = Login("water-lead", "a long enough password")
@@ -98,7 +98,10 @@ def test_admin_accounts_lockout_unlock_disable(admin: Admin, appliance: Applianc
     ]
     for _ in range(5):
         terminal.refused(*login, input="not the password\n")
-    assert "locked after repeated failed logins" in terminal.refused(*login, input=lead.password + "\n")
+    # Throttled from this address (not locked): "try again later", exit 1.
+    throttled = terminal.refused(*login, input=lead.password + "\n", exit_code=1)
+    assert throttled.startswith("too many failed logins for this username from this address")
+    assert throttled.endswith(" s)")
     assert admin.json("admin", "unlock", "water-lead")["id"] == made["id"]
     terminal.ok(*login, input=lead.password + "\n")
     assert admin.json("admin", "disable", "water-lead")["disabled"] is True

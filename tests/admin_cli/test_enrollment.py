@@ -77,3 +77,34 @@ def test_token_options_json_and_revoke(
         admin.refused("token", "create", "-t", "water", "-p", "nobody") == "no person 'nobody' in this tenant"
     )
     assert admin.refused("token", "create", "-t", "roads", "-p", "x") == "no tenant 'roads'"
+
+
+def test_a_reenrollment_token_for_a_device_hands_it_to_another_person(
+    admin: Admin, water: Department, device_factory: Callable[..., ScriptedDevice]
+) -> None:
+    tablet = device_factory()
+    assert (
+        tablet.enroll(
+            field(admin.ok("token", "create", "-t", "water", "-p", "water-inspector"), "token")
+        ).status_code
+        == 200
+    )
+    admin.ok("person", "create", "li.wei", "--tenant", "water", "--name", "Li Wei")
+    # A token for someone else cannot take the known device over by its serial number...
+    other = field(admin.ok("token", "create", "-t", "water", "-p", "li.wei", "--no-qr"), "token")
+    taken = device_factory(tablet.serial_number).enroll(other)
+    assert taken.status_code == 403
+    assert taken.json()["error"] == "device_of_another_person"
+    # ...a re-enrollment token made for it can, and for no other device.
+    out = admin.ok("token", "create", "-t", "water", "-p", "li.wei", "--device", tablet.device_id, "--no-qr")
+    assert field(out, "device") == tablet.device_id
+    token = field(out, "token")
+    assert device_factory().enroll(token).status_code == 403
+    assert device_factory(tablet.serial_number).enroll(token).status_code == 200
+    assert admin.json("device", "show", tablet.device_id)["person_id"] != water.person_id
+    # Without --person, the token is for the device's own person.
+    again = admin.json("token", "create", "-t", "water", "--device", tablet.device_id)
+    assert admin.json("token", "show", again["id"])["device_id"] == tablet.device_id
+    assert admin.refused("token", "create", "-t", "water") == (
+        "name the person (--person), or the device to enroll again (--device)"
+    )

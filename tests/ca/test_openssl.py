@@ -260,3 +260,14 @@ def test_issuing_ca_has_pathlen_zero(work: Path) -> None:
     text = run("openssl", "x509", "-in", str(work / "issuing.crt"), "-noout", "-text").stdout
     assert "CA:TRUE, pathlen:0" in text
     assert "Certificate Sign, CRL Sign" in text
+
+
+@pytest.mark.parametrize("garbage", ["%0A", "not%20base64", "a%0Ab", "%F1%BD%BA%87"])
+def test_an_ocsp_get_that_holds_no_request_gets_malformed_request(
+    ca_url: str, work: Path, garbage: str
+) -> None:
+    """RFC 6960 §2.3: malformedRequest, as an OCSP response (a line break once made it a 404)."""
+    response = work / "malformed.der"
+    run("curl", "-sS", "-o", str(response), f"{ca_url}/ocsp/{garbage}")
+    result = run("openssl", "ocsp", "-respin", str(response), "-resp_text", "-noverify", check=False)
+    assert "malformedrequest" in (result.stdout + result.stderr).lower()

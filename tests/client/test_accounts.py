@@ -8,7 +8,7 @@ import pyotp
 import pytest
 
 from govmobile.client import GovMobileClient
-from govmobile.client.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
+from govmobile.client.errors import Conflict, NotFound, PermissionDenied, Throttled, Unauthenticated
 from govmobile.client.models import Role, TokenKind
 from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance
@@ -69,7 +69,7 @@ def test_api_tokens_act_as_their_maker_until_revoked(appliance: Appliance, clien
         client.api_tokens.revoke(issued.id)
 
 
-def test_admin_accounts_lockout_and_unlock(
+def test_admin_accounts_throttling_and_unlock(
     appliance: Appliance, client: GovMobileClient, water: Department
 ) -> None:
     made = client.admins.create(
@@ -82,9 +82,10 @@ def test_admin_accounts_lockout_and_unlock(
         for _ in range(5):
             with pytest.raises(Unauthenticated):
                 other.auth.login("water-lead", "wrong password!")
-        with pytest.raises(Unauthenticated) as locked:
+        with pytest.raises(Throttled) as throttled:
             other.auth.login("water-lead", "a long enough password")
-        assert locked.value.code == "account_locked"
+        assert throttled.value.code == "too_many_attempts"
+        assert throttled.value.retry_after == 15 * 60
         client.admins.unlock(made.id)
         other.auth.login("water-lead", "a long enough password")
         assert client.admins.disable(made.id).disabled

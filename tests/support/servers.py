@@ -33,6 +33,8 @@ def free_port() -> int:
 @contextmanager
 def serving(app: Any, *, port: int = 0, **config: Any) -> Iterator[str]:
     """Start uvicorn on 127.0.0.1 (a free port unless given) in a thread; yield its base URL."""
+    # Like production (govmobile.web.server): the client's address is never taken from headers.
+    config.setdefault("proxy_headers", False)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config)
     )

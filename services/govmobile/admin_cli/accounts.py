@@ -90,7 +90,7 @@ def enable_admin(admin: AdminContext, account_ref: str, as_json: bool) -> None:
 @json_option
 @pass_admin
 def unlock_admin(admin: AdminContext, account_ref: str, as_json: bool) -> None:
-    """Lift the lockout that follows repeated failed logins."""
+    """Forget the account's failed logins, so that login throttling lifts at once."""
     client = admin.client()
     _show_admin(client.admins.unlock(client.admins.resolve(account_ref).id), as_json)
 

@@ -25,6 +25,7 @@ from govmobile.client.errors import (
     ClientError,
     ConnectionFailed,
     ServerError,
+    Throttled,
     TlsUntrusted,
     UnexpectedAnswer,
 )
@@ -70,6 +71,9 @@ class AdminGroup(click.Group):
             ) from exc
         except (ConnectionFailed, ServerError, UnexpectedAnswer) as exc:
             raise Unreachable(exc.message) from exc
+        except Throttled as exc:
+            wait = f" (in {exc.retry_after} s)" if exc.retry_after else ""
+            raise Unreachable(f"{exc.message}{wait}") from exc
         except ClientError as exc:
             raise Failure(exc.message) from exc
         except config.ConfigProblem as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, json_option, pass_admin, tenant_option
+from govmobile.admin_cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
 from govmobile.admin_cli.output import emit_json, fields, qr_code, table
 from govmobile.client.models import EnrollmentToken
 
@@ -16,8 +16,18 @@ def token() -> None:
 
 @token.command("create")
 @tenant_option(required=True)
-@click.option("--person", "-p", "person_ref", required=True, help="Username in the tenant, or person id.")
+@click.option(
+    "--person",
+    "-p",
+    "person_ref",
+    help="Username in the tenant, or person id (with --device: default the device's person).",
+)
 @click.option("--group", "-g", "group_ref", help="A group (name or id) the person joins on enrollment.")
+@click.option(
+    "--device",
+    "device_id",
+    help="Make a re-enrollment token for this device (id): it enrolls that device again, and no other.",
+)
 @click.option("--ttl-hours", type=click.IntRange(1, 720), default=24, show_default=True)
 @click.option(
     "--uses", type=click.IntRange(1, 1000), default=1, show_default=True, help="Devices it may enroll."
@@ -28,20 +38,31 @@ def token() -> None:
 def create_token(
     admin: AdminContext,
     tenant: str,
-    person_ref: str,
+    person_ref: str | None,
     group_ref: str | None,
+    device_id: str | None,
     ttl_hours: int,
     uses: int,
     no_qr: bool,
     as_json: bool,
 ) -> None:
-    """A token for a person's device; the secret and QR code are shown only now."""
+    """A token for a person's device; the secret and QR code are shown only now.
+
+    A device already enrolled (known by its serial number) can be enrolled again only with a
+    token for its own person, or with a re-enrollment token made for it with --device.
+    """
+    if person_ref is None and device_id is None:
+        fail("name the person (--person), or the device to enroll again (--device)")
     client = admin.client()
     tenant_id = admin.tenant(tenant).id
-    holder = client.people.resolve(person_ref, tenant_id=tenant_id)
+    if person_ref is not None:
+        holder = client.people.resolve(person_ref, tenant_id=tenant_id)
+    else:
+        assert device_id is not None
+        holder = client.people.show(client.devices.show(device_id).person_id)
     group_id = client.groups.resolve(group_ref, tenant_id=tenant_id).id if group_ref else None
     issued = client.enrollment_tokens.create(
-        tenant_id, holder.id, group_id=group_id, ttl_hours=ttl_hours, max_uses=uses
+        tenant_id, holder.id, group_id=group_id, device_id=device_id, ttl_hours=ttl_hours, max_uses=uses
     )
     if as_json:
         emit_json(issued)
@@ -50,6 +71,7 @@ def create_token(
         [
             ("id", issued.id),
             ("person", f"{holder.username} ({holder.display_name})"),
+            *([("device", device_id)] if device_id else []),
             ("token", issued.token),
             ("expires", issued.expires_at),
             ("uses", issued.max_uses),
@@ -114,6 +136,7 @@ def _show_token(found: EnrollmentToken, as_json: bool) -> None:
             ("tenant", found.tenant_id),
             ("person", found.person_id),
             ("group", found.group_id),
+            ("device", found.device_id),
             ("created", found.created_at),
             ("created by", found.created_by),
         ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from govmobile.core.database import UTCDateTime
@@ -126,9 +126,9 @@ class CrlState(SQLModel, table=True):
     __tablename__ = "crl_state"
 
     id: int = Field(default=1, primary_key=True)
-    number: int = 0
+    number: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     this_update: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     next_update: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     #: How many revocations the CRL covers; a mismatch means it must be regenerated.
-    revoked_count: int = 0
+    revoked_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     der: bytes | None = Field(default=None, sa_column=Column(LargeBinary))

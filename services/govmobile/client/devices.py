@@ -20,17 +20,23 @@ class EnrollmentTokens:
     def create(
         self,
         tenant_id: str,
-        person_id: str,
+        person_id: str | None,
         *,
         group_id: str | None = None,
+        device_id: str | None = None,
         ttl_hours: int = 24,
         max_uses: int = 1,
     ) -> IssuedEnrollmentToken:
-        """A token for one person's device; its secret and QR payload are in this answer only."""
+        """A token for one person's device; its secret and QR payload are in this answer only.
+
+        With ``device_id``, a re-enrollment token: it enrolls that device again, and no other
+        (for its current person when ``person_id`` is None, else handing it to that person).
+        A known device cannot be enrolled again with a token made for someone else."""
         body = {
             "tenant_id": tenant_id,
             "person_id": person_id,
             "group_id": group_id,
+            "device_id": device_id,
             "ttl_hours": ttl_hours,
             "max_uses": max_uses,
         }

@@ -15,6 +15,7 @@ The hierarchy::
         ├── NotFound                404: it does not exist, or belongs to another tenant
         ├── Conflict                409: it clashes with the current state (or a quota)
         ├── Gone                    410: it existed but can no longer be used
+        ├── Throttled               429: too many attempts; ``retry_after`` says when to try again
         └── ServerError             5xx: the service failed; the message carries a reference
 
 Every message is one line a person can act on. httpx's exceptions never escape: they are
@@ -103,6 +104,14 @@ class Gone(ApiError):
     pass
 
 
+class Throttled(ApiError):
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds to wait before trying again, when the server said."""
+        value = self.details.get("retry_after_seconds")
+        return value if isinstance(value, int) else None
+
+
 class ServerError(ApiError):
     pass
 
@@ -116,6 +125,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     410: Gone,
     413: InvalidRequest,
     422: InvalidRequest,
+    429: Throttled,
 }
 
 

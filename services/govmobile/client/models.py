@@ -190,6 +190,8 @@ class EnrollmentToken(ApiModel):
     tenant_id: str
     person_id: str
     group_id: str | None
+    #: Set on a re-enrollment token: the one device it enrolls again.
+    device_id: str | None = None
     max_uses: int
     uses: int
     created_at: dt.datetime

@@ -19,18 +19,19 @@ import functools
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from pydantic import field_validator
-from sqlalchemy import Column
+from pydantic import ConfigDict, field_validator
+from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, Session, SQLModel, select
 
 from govmobile.core.database import EnumText, UTCDateTime, utcnow
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from govmobile.core.ids import new_id
+from govmobile.core.logins import LoginThrottle
 
 TOKEN_PREFIX = "gmt_"  # noqa: S105 - a public prefix, not a secret
 MIN_PASSWORD_LENGTH = 12
@@ -50,7 +51,12 @@ class TokenKind(enum.StrEnum):
 
 
 class AdminAccountBase(SQLModel):
-    username: str = Field(index=True, unique=True, max_length=63)
+    username: str = Field(
+        index=True,
+        unique=True,
+        max_length=63,
+        schema_extra={"json_schema_extra": {"pattern": _USERNAME.pattern}},
+    )
     role: Role = Field(sa_column=Column(EnumText(Role, 32), nullable=False))
     #: The only tenant a tenant admin (or a tenant auditor) may see.
     tenant_id: str | None = Field(default=None, foreign_key="tenant.id", index=True)
@@ -66,6 +72,8 @@ class AdminAccountBase(SQLModel):
 
 
 class AdminAccountCreate(AdminAccountBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
+
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
@@ -78,9 +86,7 @@ class AdminAccount(AdminAccountBase, table=True):
     #: A TOTP secret shown to the admin but not yet confirmed with a code.
     pending_totp_secret: str | None = None
     #: The TOTP time step last used to log in: a code is accepted once (RFC 6238 §5.2).
-    totp_last_step: int | None = None
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger))
     disabled: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     last_login_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
@@ -174,9 +180,8 @@ class Principal:
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    max_failures: int = 5
-    lockout: dt.timedelta = dt.timedelta(minutes=15)
     session_ttl: dt.timedelta = dt.timedelta(hours=8)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def hash_password(password: str) -> str:
@@ -210,48 +215,44 @@ def create_admin_account(session: Session, data: AdminAccountCreate) -> AdminAcc
     return account
 
 
-def check_login(
-    session: Session,
-    username: str,
-    password: str,
-    totp_code: str | None,
-    *,
-    now: dt.datetime,
-    policy: LoginPolicy,
-) -> AdminAccount | Unauthenticated:
-    """The account a login is for, or the refusal to raise.
+@dataclass(frozen=True)
+class VerifiedLogin:
+    """Credentials that matched: the account, and the TOTP time step the code was for."""
 
-    The refusal is returned rather than raised so that the caller can commit the failure count
-    (and lockout) before refusing. Every failure looks the same to the caller.
+    account_id: str
+    totp_step: int | None
+
+
+def verify_credentials(
+    session: Session, username: str, password: str, totp_code: str | None, *, now: dt.datetime
+) -> VerifiedLogin | None:
+    """Whether username, password and one-time code match a usable account; changes nothing.
+
+    Run outside any write transaction: hashing takes tens of milliseconds. Every failure looks
+    the same, and an unknown name costs the same time as a real one.
     """
-    refusal = Unauthenticated("invalid username, password or one-time code")
     account = session.exec(select(AdminAccount).where(AdminAccount.username == username)).first()
     if account is None:
         _burn_time(password)  # the same time as a real check, so timing does not reveal usernames
-        return refusal
-    if account.disabled:
-        return refusal
-    if account.locked_until is not None and account.locked_until > now:
-        return Unauthenticated(
-            "this account is locked after repeated failed logins; try again later "
-            "or ask an admin to unlock it",
-            code="account_locked",
-        )
-    ok = _verify_password(account.password_hash, password)
-    if ok and account.totp_secret is not None:
-        step = totp_step(account.totp_secret, totp_code, now)
-        ok = step is not None and (account.totp_last_step is None or step > account.totp_last_step)
-        if ok:
-            account.totp_last_step = step
-    if not ok:
-        account.failed_logins += 1
-        if account.failed_logins >= policy.max_failures:
-            account.locked_until = now + policy.lockout
-            account.failed_logins = 0
-        session.add(account)
-        return refusal
-    account.failed_logins = 0
-    account.locked_until = None
+        return None
+    if not _verify_password(account.password_hash, password) or account.disabled:
+        return None
+    if account.totp_secret is None:
+        return VerifiedLogin(account.id, None)
+    step = totp_step(account.totp_secret, totp_code, now)
+    return None if step is None else VerifiedLogin(account.id, step)
+
+
+def confirm_login(session: Session, verified: VerifiedLogin, *, now: dt.datetime) -> AdminAccount | None:
+    """In the write transaction: the account logs in, unless it was disabled meanwhile or its
+    one-time code was already used (a code logs in once, RFC 6238 §5.2)."""
+    account = session.get(AdminAccount, verified.account_id)
+    if account is None or account.disabled:
+        return None
+    if verified.totp_step is not None:
+        if account.totp_last_step is not None and verified.totp_step <= account.totp_last_step:
+            return None
+        account.totp_last_step = verified.totp_step
     account.last_login_at = now
     session.add(account)
     return account

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Text, insert, update
+from sqlalchemy import BigInteger, Column, Text, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govmobile.core.database import UTCDateTime, utcnow
@@ -30,7 +30,8 @@ _VERIFY_BATCH = 1000
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
-    id: int = Field(primary_key=True)
+    #: BIGINT, as in the migration (and so in every comparison the queries make).
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     occurred_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     #: Who did it: ``admin:<username>``, ``ra:<name>``, ``device:<id>`` or ``system``.
     actor: str = Field(max_length=200, index=True)
@@ -48,7 +49,7 @@ class AuditHead(SQLModel, table=True):
     __tablename__ = "audit_head"
 
     id: int = Field(default=1, primary_key=True)
-    last_event_id: int = 0
+    last_event_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     last_hash: str = Field(default=GENESIS_HASH, max_length=64)
 
 

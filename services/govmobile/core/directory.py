@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import field_validator
+from pydantic import MISSING, ConfigDict, StrictBool, field_validator
 from sqlalchemy import Column, UniqueConstraint, func, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -32,7 +32,7 @@ def _check_name(value: str, what: str) -> str:
 
 class PersonBase(SQLModel):
     #: The person's login name in the department's directory, unique inside the tenant.
-    username: str = Field(max_length=100)
+    username: str = Field(max_length=100, schema_extra={"json_schema_extra": {"pattern": _NAME.pattern}})
     display_name: str = Field(max_length=200, min_length=1)
     email: str | None = Field(default=None, max_length=254)
 
@@ -43,13 +43,19 @@ class PersonBase(SQLModel):
 
 
 class PersonCreate(PersonBase):
-    tenant_id: str
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
+
+    tenant_id: str = Field(max_length=63, description="the department's id or slug")
 
 
 class PersonUpdate(SQLModel):
-    display_name: str | None = Field(default=None, max_length=200, min_length=1)
-    email: str | None = Field(default=None, max_length=254)
-    disabled: bool | None = None
+    """Fields to change; omitted ones keep their value. ``email: null`` removes the address."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
+
+    display_name: str | MISSING = Field(default=MISSING, max_length=200, min_length=1)
+    email: str | MISSING | None = Field(default=MISSING, max_length=254)
+    disabled: StrictBool | MISSING = MISSING
 
 
 class Person(PersonBase, table=True):
@@ -72,7 +78,7 @@ class PersonPublic(PersonBase):
 
 
 class GroupBase(SQLModel):
-    name: str = Field(max_length=100)
+    name: str = Field(max_length=100, schema_extra={"json_schema_extra": {"pattern": _NAME.pattern}})
     description: str = Field(default="", max_length=500)
 
     @field_validator("name")
@@ -82,7 +88,9 @@ class GroupBase(SQLModel):
 
 
 class GroupCreate(GroupBase):
-    tenant_id: str
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
+
+    tenant_id: str = Field(max_length=63, description="the department's id or slug")
 
 
 class Group(GroupBase, table=True):

@@ -10,6 +10,7 @@ The hierarchy::
     ├── PermissionDenied            authenticated, but the role or tenant does not allow it
     ├── QuotaExceeded               a configured limit (tenant's device quota) is reached
     ├── Gone                        the thing existed but can no longer be used (expired token)
+    ├── Throttled                   too many attempts from this caller; retry after a while
     └── UnavailableDependency       another service or the database cannot be reached
 
 Each error carries a ``public_message`` that a client may see: it says what was wrong and what to
@@ -64,6 +65,16 @@ class QuotaExceeded(GovMobileError):
 
 class Gone(GovMobileError):
     code = "gone"
+
+
+class Throttled(GovMobileError):
+    """Refused for a while to slow guessing down; ``retry_after`` says when to try again."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, public_message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(public_message, code=code, details={"retry_after_seconds": retry_after})
+        self.retry_after = retry_after
 
 
 class UnavailableDependency(GovMobileError):

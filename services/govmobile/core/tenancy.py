@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import field_validator
+from pydantic import MISSING, ConfigDict, StrictInt, field_validator
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -22,10 +22,12 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 class TenantBase(SQLModel):
     #: Short stable name used in URLs and certificates, e.g. ``water-resources``.
-    slug: str = Field(index=True, unique=True, max_length=63)
+    slug: str = Field(
+        index=True, unique=True, max_length=63, schema_extra={"json_schema_extra": {"pattern": _SLUG.pattern}}
+    )
     name: str = Field(max_length=200, min_length=1)
     #: Most devices the department may enroll; ``None`` means no limit.
-    max_devices: int | None = Field(default=None, ge=0)
+    max_devices: StrictInt | None = Field(default=None, ge=0, le=10**9)
 
     @field_validator("slug")
     @classmethod
@@ -39,12 +41,16 @@ class TenantBase(SQLModel):
 
 
 class TenantCreate(TenantBase):
-    pass
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
 
 
 class TenantUpdate(SQLModel):
-    name: str | None = Field(default=None, max_length=200, min_length=1)
-    max_devices: int | None = Field(default=None, ge=0)
+    """Fields to change; omitted ones keep their value. ``max_devices: null`` removes the limit."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
+
+    name: str | MISSING = Field(default=MISSING, max_length=200, min_length=1)
+    max_devices: StrictInt | MISSING | None = Field(default=MISSING, ge=0, le=10**9)
 
 
 class Tenant(TenantBase, table=True):

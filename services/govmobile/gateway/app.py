@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
 from govmobile.gateway.access_log import AccessLogSummariser
 from govmobile.gateway.api.authorization import authorization_routes
+from govmobile.gateway.api.contract import Contracts, ServiceDocuments, contract_routes
 from govmobile.gateway.api.routes import route_routes
 from govmobile.gateway.assertions import AssertionIssuer, KeyRing
 from govmobile.gateway.controller import DataPlaneController
@@ -185,8 +187,22 @@ def create_app(
         )
     )
     app.include_router(operation_routes(database, registry))
+    documents = ServiceDocuments.over_http(
+        {"mdm": settings.mdm_url, "ca": settings.ca_url},
+        app.openapi,
+        verify=ssl.create_default_context(cafile=internal_verify)
+        if isinstance(internal_verify, str)
+        else True,
+    )
+    app.include_router(contract_routes(Contracts(documents, version=__version__)))
 
-    @app.get("/.well-known/jwks.json", tags=["identity"])
+    @app.get(
+        "/.well-known/jwks.json",
+        tags=["identity"],
+        responses={
+            200: {"description": "a JSON Web Key Set (RFC 7517)", "content": {"application/json": {}}}
+        },
+    )
     def jwks() -> JSONResponse:
         """The keys that verify identity assertions (RFC 7517)."""
         return JSONResponse(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})

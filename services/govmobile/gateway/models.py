@@ -6,8 +6,9 @@ import datetime as dt
 import enum
 import json
 import re
+from typing import Annotated
 
-from pydantic import field_validator, model_validator
+from pydantic import ConfigDict, StrictBool, StrictInt, field_validator, model_validator
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
@@ -40,8 +41,16 @@ class RouteBase(SQLModel):
     allowed_groups: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     require_compliance: bool = True
     identity_mode: IdentityMode = Field(default=IdentityMode.ASSERTION, sa_type=EnumText(IdentityMode, 32))
-    user_header: str = Field(default="X-Remote-User", max_length=64)
-    groups_header: str = Field(default="X-Remote-Groups", max_length=64)
+    user_header: str = Field(
+        default="X-Remote-User",
+        max_length=64,
+        schema_extra={"json_schema_extra": {"pattern": _HEADER.pattern}},
+    )
+    groups_header: str = Field(
+        default="X-Remote-Groups",
+        max_length=64,
+        schema_extra={"json_schema_extra": {"pattern": _HEADER.pattern}},
+    )
     #: Requests per second per device (bursts of twice that are queued, more are refused).
     rate_limit: int = Field(default=20, ge=1, le=10000)
     websocket: bool = False
@@ -58,27 +67,44 @@ class Route(RouteBase, table=True):
     updated_by: str = Field(default="system", max_length=200)
 
 
+TenantRef = Annotated[str, Field(min_length=1, max_length=63)]
+GroupName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class RouteWrite(SQLModel):
     """What an admin sends; validated here, stored as a Route."""
 
-    name: str
-    description: str = ""
-    host: str | None = None
-    upstream_url: str
-    upstream_ca_pem: str | None = None
-    allowed_tenants: list[str]
-    allowed_groups: list[str] = []
-    require_compliance: bool = True
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # SQLModel types it as its own TypedDict
+
+    name: str = Field(max_length=32, schema_extra={"json_schema_extra": {"pattern": _ROUTE_NAME.pattern}})
+    description: str = Field(default="", max_length=200)
+    host: str | None = Field(default=None, max_length=253)
+    upstream_url: str = Field(max_length=500)
+    upstream_ca_pem: str | None = Field(default=None, max_length=64 * 1024)
+    allowed_tenants: list[TenantRef] = Field(
+        max_length=100,
+        schema_extra={"json_schema_extra": {"minItems": 1}},  # the validator says why
+    )
+    allowed_groups: list[GroupName] = Field(default=[], max_length=100)
+    require_compliance: StrictBool = True
     identity_mode: IdentityMode = IdentityMode.ASSERTION
-    user_header: str = "X-Remote-User"
-    groups_header: str = "X-Remote-Groups"
-    rate_limit: int = Field(default=20, ge=1, le=10000)
-    websocket: bool = False
-    connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
-    read_timeout_seconds: int = Field(default=60, ge=1, le=3600)
-    enabled: bool = True
+    user_header: str = Field(
+        default="X-Remote-User",
+        max_length=64,
+        schema_extra={"json_schema_extra": {"pattern": _HEADER.pattern}},
+    )
+    groups_header: str = Field(
+        default="X-Remote-Groups",
+        max_length=64,
+        schema_extra={"json_schema_extra": {"pattern": _HEADER.pattern}},
+    )
+    rate_limit: StrictInt = Field(default=20, ge=1, le=10000)
+    websocket: StrictBool = False
+    connect_timeout_seconds: StrictInt = Field(default=5, ge=1, le=60)
+    read_timeout_seconds: StrictInt = Field(default=60, ge=1, le=3600)
+    enabled: StrictBool = True
     #: On replace: the version you read. A route changed since is not overwritten (409).
-    version: int | None = None
+    version: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
 
     @field_validator("name")
     @classmethod

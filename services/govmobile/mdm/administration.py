@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyotp
 from sqlmodel import Session, col, select
 
-from govmobile.core import audit
+from govmobile.core import audit, logins
 from govmobile.core.accounts import (
     AdminAccount,
     AdminAccountCreate,
@@ -22,12 +22,13 @@ from govmobile.core.accounts import (
     Principal,
     Role,
     TokenKind,
-    check_login,
+    confirm_login,
     create_admin_account,
     hash_token,
     issue_token,
     revoke_token,
     totp_step,
+    verify_credentials,
 )
 from govmobile.core.database import Database, utcnow
 from govmobile.core.directory import (
@@ -49,6 +50,7 @@ from govmobile.core.directory import (
     update_person,
 )
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from govmobile.core.logins import UNKNOWN_SOURCE
 from govmobile.core.tenancy import Tenant, TenantCreate, TenantUpdate, create_tenant, get_tenant, tenant_id_of
 from govmobile.mdm.devices import access_lost
 
@@ -78,39 +80,66 @@ class Administration:
 
     # -- sessions and tokens ------------------------------------------------------------------
 
-    def login(self, username: str, password: str, totp_code: str | None) -> tuple[str, ApiToken]:
-        """Check credentials and return a session token (the secret is shown once)."""
+    def login(
+        self, username: str, password: str, totp_code: str | None, *, source: str = UNKNOWN_SOURCE
+    ) -> tuple[str, ApiToken]:
+        """Check credentials and return a session token (the secret is shown once).
+
+        ``source`` is the client's address as the gateway saw it. The attempt is counted before
+        the password is checked (see ``govmobile.core.logins``), and forgotten if it succeeds.
+        """
         now = self.clock()
+        throttle = self.login_policy.throttle
+        source = logins.source_key(source)
         with self.database.transaction() as session:
-            checked = check_login(session, username, password, totp_code, now=now, policy=self.login_policy)
-            if isinstance(checked, Unauthenticated):
-                # Committed, not rolled back: the failure counts towards the lockout.
-                audit.record(
-                    session,
-                    actor="anonymous",
-                    action="admin.login_failed",
-                    target=f"username:{username[:63]}",
-                    now=now,
-                )
-                refusal = checked
-            else:
+            reservation = logins.reserve_attempt(
+                session, source=source, username=username, now=now, throttle=throttle
+            )
+        with self.database.session() as session:
+            verified = verify_credentials(session, username, password, totp_code, now=now)
+        with self.database.transaction() as session:
+            account = None if verified is None else confirm_login(session, verified, now=now)
+            if account is not None:
+                logins.attempt_succeeded(session, reservation, source=source, username=username)
                 secret, token = issue_token(
                     session,
-                    checked,
+                    account,
                     kind=TokenKind.SESSION,
                     expires_at=now + self.login_policy.session_ttl,
                     name="login",
                 )
                 audit.record(
                     session,
-                    actor=f"admin:{checked.username}",
+                    actor=f"admin:{account.username}",
                     action="admin.login",
-                    target=f"admin:{checked.id}",
-                    tenant_id=checked.tenant_id,
+                    target=f"admin:{account.id}",
+                    tenant_id=account.tenant_id,
+                    details={"source": source},
                     now=now,
                 )
                 return secret, token
-        raise refusal
+            # Committed, not rolled back: the reservation stays, as a failure.
+            audit.record(
+                session,
+                actor="anonymous",
+                action="admin.login_failed",
+                target=f"username:{username[:63]}",
+                details={"source": source},
+                now=now,
+            )
+            reached = logins.now_throttled(
+                session, source=source, username=username, now=now, throttle=throttle
+            )
+            if reached is not None:
+                audit.record(
+                    session,
+                    actor="anonymous",
+                    action="admin.login_throttled",
+                    target=f"username:{username[:63]}",
+                    details={"source": source, "limit": reached},
+                    now=now,
+                )
+        raise Unauthenticated("invalid username, password or one-time code")
 
     def logout(self, principal: Principal, token_secret: str) -> None:
         now = self.clock()
@@ -249,8 +278,7 @@ class Administration:
             if disabled is not None:
                 account.disabled = disabled
             if unlock:
-                account.locked_until = None
-                account.failed_logins = 0
+                logins.forget_failures(session, username=account.username)
             session.add(account)
             audit.record(
                 session,
@@ -262,6 +290,25 @@ class Administration:
                 now=now,
             )
             return account
+
+    def unlock_login(self, username: str, *, source: str | None, actor: str) -> int:
+        """Forget failed logins of a name (from every address), and of an address if given, so
+        that their throttles lift at once: the recovery of an admin kept out (``govmobile-mdm
+        unlock-admin``, run by an operator on the host). Returns how many were forgotten."""
+        now = self.clock()
+        with self.database.transaction() as session:
+            forgotten = logins.forget_failures(session, username=username)
+            if source is not None:
+                forgotten += logins.forget_failures(session, source=source)
+            audit.record(
+                session,
+                actor=actor,
+                action="admin.login_unlocked",
+                target=f"username:{username[:63]}",
+                details={"source": source, "forgotten": forgotten},
+                now=now,
+            )
+            return forgotten
 
     def bootstrap_platform_admin(self, username: str, password: str) -> bool:
         """Create the first platform admin from deployment secrets; False when it exists already."""

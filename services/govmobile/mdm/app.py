@@ -12,11 +12,12 @@ from fastapi import FastAPI, Request
 from govmobile import __version__
 from govmobile.core.accounts import LoginPolicy
 from govmobile.core.database import Database, utcnow
+from govmobile.core.logins import LoginThrottle
 from govmobile.core.settings import load_settings
 from govmobile.mdm.administration import Administration
 from govmobile.mdm.api.accounts import account_routes
 from govmobile.mdm.api.audit import audit_routes
-from govmobile.mdm.api.device_protocol import CHECKIN_PATH, checkin_handler, device_protocol_routes
+from govmobile.mdm.api.device_protocol import checkin_route, device_protocol_routes
 from govmobile.mdm.api.devices import device_routes
 from govmobile.mdm.api.directory import directory_routes
 from govmobile.mdm.api.enrollment import est_routes
@@ -36,8 +37,14 @@ from govmobile.mdm.signer import CertificateSigner, HttpCertificateSigner
 from govmobile.mdm.wakeups import WakeupHub
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
-from govmobile.web.fastpath import FastPaths
 from govmobile.web.operations import operation_routes
+
+DESCRIPTION = (
+    "The MDM: the admin API for departments, people, groups, admins, enrollment tokens, devices, "
+    "commands, policies and the audit log (bearer tokens), and the device protocol (EST enrollment, "
+    "check-in, wake-ups; mutual TLS through the gateway). Behind the gateway's management listener, "
+    "/api/openapi.json is the whole admin API and /api/device-openapi.json the device API."
+)
 
 
 def build_signer(settings: MdmSettings) -> HttpCertificateSigner:
@@ -67,9 +74,13 @@ def create_app(
     administration = Administration(
         database,
         login_policy=LoginPolicy(
-            max_failures=settings.login_max_failures,
-            lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
             session_ttl=dt.timedelta(hours=settings.session_hours),
+            throttle=LoginThrottle(
+                window=dt.timedelta(minutes=settings.login_window_minutes),
+                per_source=settings.login_max_failures_per_source,
+                per_source_and_name=settings.login_max_failures,
+                name_under_attack=settings.login_name_under_attack_failures,
+            ),
         ),
         clock=clock,
     )
@@ -85,6 +96,15 @@ def create_app(
         return trust.certificate(
             request.headers.get(GATEWAY_PROOF_HEADER), request.headers.get(CLIENT_CERT_HEADER)
         )
+
+    def client_address(request: Request) -> str:
+        """The client's address: as the gateway saw it when the gateway vouches for the request
+        (it overwrites X-Forwarded-For), else the peer's (anything else could be forged)."""
+        if trust.vouches(request.headers.get(GATEWAY_PROOF_HEADER)):
+            forwarded = request.headers.get("x-forwarded-for", "")
+            if forwarded:
+                return forwarded
+        return request.client.host if request.client else ""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,8 +126,14 @@ def create_app(
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    harden(app, max_body_bytes=settings.max_body_bytes, on_error=metrics.count_error)
-    app.include_router(account_routes(administration, authenticate))
+    harden(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        on_error=metrics.count_error,
+        fast_routes=[checkin_route(mdm, trust)],
+        description=DESCRIPTION,
+    )
+    app.include_router(account_routes(administration, authenticate, client_address))
     app.include_router(directory_routes(administration, authenticate))
     app.include_router(device_routes(mdm, authenticate))
     app.include_router(audit_routes(administration, authenticate))
@@ -115,13 +141,6 @@ def create_app(
     app.include_router(est_routes(registrar, presented_certificate))
     app.include_router(
         device_protocol_routes(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
-    )
-    # Added last, so it is the outermost middleware: check-ins skip the framework's layers.
-    app.add_middleware(
-        FastPaths,
-        routes={("POST", CHECKIN_PATH): checkin_handler(mdm, trust)},
-        max_body_bytes=settings.max_body_bytes,
-        on_error=metrics.count_error,
     )
     app.include_router(operation_routes(database, metrics.registry))
     app.state.mdm = mdm

@@ -55,6 +55,32 @@ def bootstrap_admin(username: str | None, password_file: Path | None) -> None:
         click.echo(f"platform admin {name!r} {'created' if created else 'already exists'}")
 
 
+@main.command("unlock-admin")
+@click.argument("username")
+@click.option(
+    "--source",
+    default=None,
+    metavar="ADDRESS",
+    help="also forget the failed logins from this address (a throttled office NAT, say)",
+)
+def unlock_admin(username: str, source: str | None) -> None:
+    """Let an admin kept out by login throttling log in again at once.
+
+    For an operator with a shell on the appliance, when no other admin can unlock the account
+    through the API (the platform admin itself is kept out). Forgets USERNAME's failed logins
+    from every address; recorded in the audit log as done by `operator`.
+    """
+    from govmobile.core.accounts import LoginPolicy
+    from govmobile.mdm.administration import Administration
+
+    with _clear_errors():
+        settings = load_settings(MdmSettings)
+        forgotten = Administration(Database(settings.database_url), login_policy=LoginPolicy()).unlock_login(
+            username, source=source, actor="operator"
+        )
+        click.echo(f"{username}: {forgotten} failed login(s) forgotten; logging in works again")
+
+
 @main.command()
 def maintenance() -> None:
     """Run one maintenance pass now (the service runs them on its own every minute)."""

@@ -115,16 +115,6 @@ PAYLOADS: dict[CommandType, type[_Payload]] = {
 }
 
 
-def parse_type(value: str) -> CommandType:
-    try:
-        return CommandType(value)
-    except ValueError:
-        known = ", ".join(t.value for t in CommandType)
-        raise InvalidInput(
-            f"unknown command type {value[:40]!r}; known types: {known}", code="unknown_command"
-        ) from None
-
-
 def validate_payload(kind: CommandType, payload: dict[str, Any]) -> dict[str, Any]:
     """The payload a command type takes, refusing unknown or missing fields."""
     model = PAYLOADS.get(kind, _Empty)
@@ -383,6 +373,29 @@ def close_open_commands(
         .values(state=state.value, closed_at=now, closed_reason=reason)
     )
     return int(session.exec(statement).rowcount)
+
+
+#: Commands a re-enrollment never cancels: whoever enrolls the device again must not be able to
+#: undo a lock or a wipe ordered for it (a lost device found, reset and enrolled again).
+SURVIVES_REENROLLMENT = ENDS_ACCESS
+
+
+def carry_over_reenrollment(session: Session, device: Device, *, now: dt.datetime) -> tuple[int, int]:
+    """The queue of a device enrolled again: locks and wipes wait for its new installation (as
+    if never sent), the rest is cancelled. Returns (cancelled, kept)."""
+    survivors = [t.value for t in SURVIVES_REENROLLMENT]
+    is_open = (col(Command.device_id) == device.id) & col(Command.state).in_(OPEN_STATES)
+    cancelled = session.exec(
+        update(Command)
+        .where(is_open, col(Command.type).not_in(survivors))
+        .values(state=CommandState.CANCELLED.value, closed_at=now, closed_reason="device enrolled again")
+    ).rowcount
+    kept = session.exec(
+        update(Command)
+        .where(is_open, col(Command.type).in_(survivors))
+        .values(state=CommandState.QUEUED.value, sent_at=None, not_now_checkin=None)
+    ).rowcount
+    return int(cancelled), int(kept)
 
 
 def find_command(session: Session, command_id: str) -> Command | None:

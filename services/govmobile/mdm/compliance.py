@@ -11,29 +11,37 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
+from govmobile.core.times import IsoTime
 from govmobile.mdm.models import Policy
 
 
 class Location(BaseModel):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    accuracy_m: float | None = Field(default=None, ge=0)
-    at: dt.datetime | None = None
+    # Infinity and NaN are not positions (and would not survive being stored as JSON).
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    latitude: StrictFloat = Field(ge=-90, le=90)
+    longitude: StrictFloat = Field(ge=-180, le=180)
+    accuracy_m: StrictFloat | None = Field(default=None, ge=0, le=10**7)
+    at: IsoTime | None = None
+
+
+AppId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Posture(BaseModel):
-    """What a device reports about itself at check-in."""
+    """What a device reports about itself at check-in (fields a newer agent adds are ignored)."""
 
     os_name: str = Field(default="", max_length=50)
     os_version: str = Field(default="", max_length=50)
-    storage_encrypted: bool = False
-    passcode_set: bool = False
-    rooted: bool = False
-    installed_apps: list[str] = Field(default_factory=list, max_length=500)
-    battery_percent: int | None = Field(default=None, ge=0, le=100)
+    storage_encrypted: StrictBool = False
+    passcode_set: StrictBool = False
+    rooted: StrictBool = False
+    installed_apps: list[AppId] = Field(default_factory=list, max_length=500)
+    battery_percent: StrictInt | None = Field(default=None, ge=0, le=100)
     location: Location | None = None
     agent_version: str = Field(default="", max_length=50)
 

@@ -3,6 +3,13 @@
 A token is one-time by default, lives 24 hours, and is bound to a tenant and a person (and
 optionally a group the person joins on enrollment). Its secret is shown once; only its SHA-256
 is stored. Consuming it is one conditional UPDATE, so of two concurrent uses exactly one wins.
+
+A device is known by its hardware serial number, which is printed on it and is no secret. So a
+token may enroll a known device again only if it was made for the device's own person, or if an
+admin made it for that very device (a re-enrollment token, which may also hand the device to
+another person); otherwise anyone holding a token could take over a colleague's device, with
+its record, and cancel its pending wipe. A retired device is out of service and may be
+enrolled again by any token of its department.
 """
 
 from __future__ import annotations
@@ -13,27 +20,52 @@ import secrets
 import urllib.parse
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from govmobile.core.directory import Person, get_group, get_person
-from govmobile.core.errors import Conflict, Gone, NotFound, QuotaExceeded, Unauthenticated
+from govmobile.core.errors import (
+    Conflict,
+    Gone,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    Unauthenticated,
+)
 from govmobile.core.tenancy import Tenant
 from govmobile.mdm.models import Device, DeviceState, EnrollmentToken
 
 TOKEN_PREFIX = "gme_"  # noqa: S105 - a public prefix, not a secret
 MAX_TTL_HOURS = 30 * 24
+#: Text a device reports about itself: no control characters (NUL cannot even be stored).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
 class EnrollmentTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenant_id: str
-    person_id: str
-    group_id: str | None = None
-    ttl_hours: int = Field(default=24, ge=1, le=MAX_TTL_HOURS)
-    max_uses: int = Field(default=1, ge=1, le=1000)
+    tenant_id: str = Field(max_length=63, description="the department's id or slug")
+    person_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="whose device it enrolls; with device_id, default: its person",
+    )
+    group_id: str | None = Field(default=None, max_length=36, description="a group the person joins")
+    device_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="a re-enrollment token for this device only (it may hand the device to person_id)",
+    )
+    ttl_hours: StrictInt = Field(default=24, ge=1, le=MAX_TTL_HOURS)
+    max_uses: StrictInt = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _names_a_person(self) -> EnrollmentTokenCreate:
+        if self.person_id is None and self.device_id is None:
+            raise ValueError("person_id is required (unless device_id names the device to re-enroll)")
+        return self
 
 
 class EnrollmentTokenPublic(BaseModel):
@@ -41,6 +73,7 @@ class EnrollmentTokenPublic(BaseModel):
     tenant_id: str
     person_id: str
     group_id: str | None
+    device_id: str | None
     max_uses: int
     uses: int
     created_at: dt.datetime
@@ -60,9 +93,9 @@ class DeviceFacts(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     serial_number: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")
-    model: str = Field(default="", max_length=100)
-    os_name: str = Field(default="", max_length=50)
-    os_version: str = Field(default="", max_length=50)
+    model: str = Field(default="", max_length=100, pattern=_PRINTABLE)
+    os_name: str = Field(default="", max_length=50, pattern=_PRINTABLE)
+    os_version: str = Field(default="", max_length=50, pattern=_PRINTABLE)
     hardware_ids: dict[str, str] = Field(default_factory=dict, max_length=10)
 
 
@@ -86,7 +119,17 @@ def create_token(
     """A new token for a person of the tenant; the secret is returned once."""
     if scope is not None and data.tenant_id != scope:
         raise NotFound(f"no tenant {data.tenant_id}")
-    person = get_person(session, data.person_id, scope=data.tenant_id)
+    device = None
+    if data.device_id is not None:
+        device = session.get(Device, data.device_id)
+        if device is None or device.tenant_id != data.tenant_id:
+            raise NotFound(f"no device {data.device_id} in this department")
+        if data.max_uses != 1:
+            raise InvalidInput(
+                "a re-enrollment token enrolls one device once: leave max_uses at 1", code="invalid_max_uses"
+            )
+    person_id = data.person_id if data.person_id is not None else device.person_id if device else ""
+    person = get_person(session, person_id, scope=data.tenant_id)
     if person.disabled:
         raise Gone(
             f"person {person.username} is disabled; enable them before enrolling a device",
@@ -99,6 +142,7 @@ def create_token(
         tenant_id=data.tenant_id,
         person_id=person.id,
         group_id=data.group_id,
+        device_id=data.device_id,
         secret_hash=hash_secret(secret),
         max_uses=data.max_uses,
         created_by=actor,
@@ -183,6 +227,27 @@ def check_quota(session: Session, tenant_id: str) -> None:
         raise QuotaExceeded(
             f"department {tenant.slug} has reached its limit of {tenant.max_devices} devices; "
             "retire a device or ask a platform admin to raise the limit",
+        )
+
+
+def check_reenrollment(token: EnrollmentToken, known: Device | None) -> None:
+    """Refuse a token that may not enroll this device (see the module's docstring).
+
+    ``known`` is the department's device with the serial number the device reported, if any.
+    """
+    if token.device_id is not None:
+        if known is None or known.id != token.device_id:
+            raise PermissionDenied(
+                "this re-enrollment token is for another device (the serial number differs); "
+                "use it on the device it was made for",
+                code="token_for_another_device",
+            )
+        return
+    if known is not None and known.person_id != token.person_id and known.state is not DeviceState.RETIRED:
+        raise PermissionDenied(
+            "a device with this serial number is enrolled for someone else; ask your admin for a "
+            "re-enrollment token for this device",
+            code="device_of_another_person",
         )
 
 

@@ -60,6 +60,11 @@ class GatewayTrust:
         der = parse_client_cert(client_cert)
         return PresentedCertificate(der, hashlib.sha256(der).hexdigest())
 
+    def vouches(self, proof: str | None) -> bool:
+        """Whether the gateway sent this request, so that the headers it sets can be believed."""
+        offered = hashlib.sha256((proof or "").encode()).digest()
+        return bool(proof) and hmac.compare_digest(offered, self._proof)
+
 
 def parse_client_cert(value: str) -> bytes:
     """RFC 9440 byte sequence (``:base64:``), or the URL-escaped PEM some proxies send."""

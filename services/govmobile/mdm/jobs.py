@@ -22,7 +22,7 @@ from sqlalchemy import CompoundSelect, column, delete, table, union
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from govmobile.core import audit
+from govmobile.core import audit, logins
 from govmobile.core.database import Database, utcnow
 from govmobile.mdm import commands as queue
 from govmobile.mdm.compliance import offline_reason
@@ -108,6 +108,8 @@ class Maintenance:
             # The gateway reads this feed every second; a day is plenty.
             stale = delete(AccessChange).where(col(AccessChange.at) < now - dt.timedelta(days=1))
             pruned += session.connection().execute(stale).rowcount
+            # Failed logins count for at most a day (the longest throttling window allowed).
+            pruned += logins.prune(session, before=now - dt.timedelta(days=1))
         revoked = self._revoke_unbound(now)
         return MaintenanceReport(expired, len(open_devices), offline, locked, revoked, int(pruned))
 

@@ -61,6 +61,8 @@ class EnrollmentToken(SQLModel, table=True):
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
     person_id: str = Field(foreign_key="person.id", index=True, max_length=36)
     group_id: str | None = Field(default=None, foreign_key="person_group.id", max_length=36)
+    #: A re-enrollment token: it enrolls this device again, and no other.
+    device_id: str | None = Field(default=None, foreign_key="device.id", max_length=36)
     #: SHA-256 of the secret; the secret itself is shown once and never stored.
     secret_hash: str = Field(max_length=64, unique=True)
     max_uses: int = 1

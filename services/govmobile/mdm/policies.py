@@ -7,30 +7,35 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import MISSING, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from sqlmodel import Session
 
 from govmobile.core.errors import InvalidInput
 from govmobile.mdm.compliance import version_key
 from govmobile.mdm.models import Policy
 
+AppId = Annotated[str, Field(min_length=1, max_length=200)]
+
 
 class PolicyUpdate(BaseModel):
-    """Fields an admin may set; omitted ones keep their value."""
+    """Fields an admin may set; omitted ones keep their value, and ``null`` clears a limit
+    (``min_os_version``, ``max_offline_hours``, ``lock_after_noncompliant_days``). The other
+    fields always have a value, so ``null`` is refused for them."""
 
     model_config = ConfigDict(extra="forbid")
 
-    min_os_version: str | None = Field(default=None, max_length=50)
-    require_encryption: bool | None = None
-    require_passcode: bool | None = None
-    forbid_rooted: bool | None = None
-    admitted_apps_only: bool | None = None
-    admitted_apps: list[str] | None = Field(default=None, max_length=1000)
-    max_offline_hours: int | None = Field(default=None, ge=1, le=24 * 365)
-    block_intranet_when_noncompliant: bool | None = None
-    lock_after_noncompliant_days: int | None = Field(default=None, ge=1, le=365)
-    checkin_interval_seconds: int | None = Field(default=None, ge=60, le=86400)
+    min_os_version: str | MISSING | None = Field(default=MISSING, max_length=50)
+    require_encryption: StrictBool | MISSING = MISSING
+    require_passcode: StrictBool | MISSING = MISSING
+    forbid_rooted: StrictBool | MISSING = MISSING
+    admitted_apps_only: StrictBool | MISSING = MISSING
+    admitted_apps: list[AppId] | MISSING = Field(default=MISSING, max_length=1000)
+    max_offline_hours: StrictInt | MISSING | None = Field(default=MISSING, ge=1, le=24 * 365)
+    block_intranet_when_noncompliant: StrictBool | MISSING = MISSING
+    lock_after_noncompliant_days: StrictInt | MISSING | None = Field(default=MISSING, ge=1, le=365)
+    checkin_interval_seconds: StrictInt | MISSING = Field(default=MISSING, ge=60, le=86400)
 
     @field_validator("min_os_version")
     @classmethod

@@ -32,7 +32,7 @@ from govmobile.mdm.checkin import device_for_certificate
 from govmobile.mdm.enrollment import DeviceFacts, EnrollmentTokenCreate
 from govmobile.mdm.est import csr_pem
 from govmobile.mdm.identity import PresentedCertificate
-from govmobile.mdm.models import CommandState, Device, DeviceState, EnrollmentToken
+from govmobile.mdm.models import Device, DeviceState, EnrollmentToken
 from govmobile.mdm.signer import CertificateSigner, IssuedChain, revoke_quietly
 
 
@@ -91,6 +91,7 @@ class Registrar:
                 tenant_id=token.tenant_id,
                 details={
                     "person_id": token.person_id,
+                    "device_id": token.device_id,
                     "expires_at": token.expires_at.isoformat(),
                     "max_uses": token.max_uses,
                 },
@@ -140,6 +141,7 @@ class Registrar:
             token = enrollment.usable_token(session, secret, now=now)
             enrollment.person_of(session, token)
             known = enrollment.find_by_serial(session, token.tenant_id, facts.serial_number)
+            enrollment.check_reenrollment(token, known)
             if known is None:
                 enrollment.check_quota(session, token.tenant_id)
             device_id = known.id if known is not None else new_id()
@@ -174,6 +176,8 @@ class Registrar:
                 code="token_used",
             )
         device = session.get(Device, device_id)
+        if device is not None:
+            enrollment.check_reenrollment(token, device)  # again: its person may have changed since
         old_serial = None
         actor = f"enrollment_token:{token.id}"
         if device is None:
@@ -193,9 +197,7 @@ class Registrar:
             action = "device.enrolled"
         else:
             old_serial = device.cert_serial
-            cleared = queue.close_open_commands(
-                session, device, CommandState.CANCELLED, reason="device enrolled again", now=now
-            )
+            cancelled, kept = queue.carry_over_reenrollment(session, device, now=now)
             lifecycle.record_event(
                 session,
                 device,
@@ -204,7 +206,8 @@ class Registrar:
                 now=now,
                 details={
                     "from_state": device.state.value,
-                    "commands_cleared": cleared,
+                    "commands_cleared": cancelled,
+                    "commands_kept": kept,
                     "previous_person_id": device.person_id,
                 },
             )

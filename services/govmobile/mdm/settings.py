@@ -28,8 +28,12 @@ class MdmSettings(ServiceSettings):
     maintenance_interval_seconds: float = Field(default=60.0, gt=0)
     checkin_retention_days: int = Field(default=14, ge=1)
     session_hours: int = Field(default=8, ge=1, le=24 * 7)
+    #: Login throttling (see govmobile.core.logins): how long a failed login counts, and the
+    #: failures allowed per address and username, per address, and per username under attack.
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_minutes: int = Field(default=15, ge=1)
+    login_max_failures_per_source: int = Field(default=20, ge=1)
+    login_name_under_attack_failures: int = Field(default=10, ge=1)
     #: Deployment creates the first platform admin from these (see ``govmobile-mdm bootstrap-admin``).
     bootstrap_admin_username: str = "admin"
     bootstrap_admin_password_file: Path | None = None

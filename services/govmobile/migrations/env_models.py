@@ -7,6 +7,7 @@ import govmobile.ca.models
 import govmobile.core.accounts
 import govmobile.core.audit
 import govmobile.core.directory
+import govmobile.core.logins
 import govmobile.core.tenancy
 import govmobile.gateway.models
 import govmobile.mdm.models

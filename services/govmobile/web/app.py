@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmobile.web.errors import ErrorHook, install_error_handlers
+from govmobile.web.fastpath import FastPaths, FastRoute
 from govmobile.web.limits import BodySizeLimit
+from govmobile.web.methods import AllowedMethods
+from govmobile.web.openapi import describe
+from govmobile.web.text import NoNulText
 
 
 def configure_logging(level: str) -> None:
@@ -18,11 +23,30 @@ def configure_logging(level: str) -> None:
     )
 
 
-def harden(app: FastAPI, *, max_body_bytes: int, on_error: ErrorHook | None = None) -> None:
-    """Common error shape, body size limit and security headers."""
+def harden(
+    app: FastAPI,
+    *,
+    max_body_bytes: int,
+    on_error: ErrorHook | None = None,
+    fast_routes: Sequence[FastRoute] = (),
+    description: str = "",
+) -> None:
+    """Common error shape, refusals before routing (size, NUL, methods), security headers, the
+    fast paths in front of it all, and an OpenAPI document that says all of it."""
     install_error_handlers(app, on_error)
+    # The last added is the outermost: sizes first, then NULs, then which methods a path serves.
+    app.add_middleware(
+        AllowedMethods,
+        routes=lambda: app.router.routes,
+        extra=lambda: [(route.method, route.path) for route in fast_routes],
+    )
+    app.add_middleware(NoNulText)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(_SecurityHeaders)
+    if fast_routes:
+        # Outermost: these endpoints skip the framework's layers (see govmobile.web.fastpath).
+        app.add_middleware(FastPaths, routes=fast_routes, max_body_bytes=max_body_bytes, on_error=on_error)
+    describe(app, fast_routes=fast_routes, description=description)
 
 
 class _SecurityHeaders:

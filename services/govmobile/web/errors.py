@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import MISSING, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govmobile.core.errors import (
@@ -24,6 +25,7 @@ from govmobile.core.errors import (
     NotFound,
     PermissionDenied,
     QuotaExceeded,
+    Throttled,
     Unauthenticated,
     UnavailableDependency,
 )
@@ -38,10 +40,21 @@ STATUS_OF: dict[type[GovMobileError], int] = {
     Conflict: 409,
     QuotaExceeded: 409,
     Gone: 410,
+    Throttled: 429,
     UnavailableDependency: 503,
 }
 
 ErrorHook = Callable[[str], None]
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer (the OpenAPI documents name it for each status)."""
+
+    error: str = Field(description="a stable code for programs, e.g. not_found or invalid_request")
+    message: str = Field(description="what was wrong and what to do, for people")
+    details: dict[str, Any] | MISSING = Field(
+        default=MISSING, description="facts a program may act on, e.g. the ids a check-in must drop"
+    )
 
 
 def status_for(error: GovMobileError) -> int:
@@ -60,7 +73,11 @@ def error_body(code: str, message: str, details: dict[str, object] | None = None
 
 def domain_error_response(exc: GovMobileError) -> JSONResponse:
     """The response for a domain error, wherever it was raised."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    headers = None
+    if isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(
         error_body(exc.code, exc.public_message, exc.details), status_code=status_for(exc), headers=headers
     )

@@ -4,13 +4,17 @@ FastAPI's routing, dependency injection and response validation cost several tim
 the work behind a heartbeat check-in, the most frequent request of the appliance. An endpoint
 registered here reads its body (within the size limit), gets the request headers, and returns a
 response; its errors become the same responses as everywhere else (``govmobile.web.errors``).
+
+Each endpoint is declared as a :class:`FastRoute` with the models it reads and answers, so that
+the service's OpenAPI document describes it like any other (``govmobile.web.openapi``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,9 +27,26 @@ from govmobile.web.errors import (
     unexpected_error_response,
     validation_error_response,
 )
+from govmobile.web.text import NUL_MESSAGE, json_holds_nul
 
 FastHandler = Callable[[Headers, bytes], Awaitable[Response]]
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class FastRoute:
+    """An endpoint served in front of the framework, with what its OpenAPI operation says."""
+
+    method: str
+    path: str
+    handler: FastHandler
+    request_model: type[BaseModel]
+    response_model: type[BaseModel]
+    summary: str
+    description: str = ""
+    tags: Sequence[str] = ()
+    #: Error statuses the handler can answer besides 413, 422 and 500 (every fast route's).
+    error_statuses: Sequence[int] = field(default_factory=tuple)
 
 
 class FastPaths:
@@ -35,12 +56,12 @@ class FastPaths:
         self,
         app: ASGIApp,
         *,
-        routes: dict[tuple[str, str], FastHandler],
+        routes: Sequence[FastRoute],
         max_body_bytes: int,
         on_error: ErrorHook | None = None,
     ) -> None:
         self.app = app
-        self.routes = routes
+        self.routes = {(route.method, route.path): route.handler for route in routes}
         self.max_body_bytes = max_body_bytes
         self.on_error = on_error
 
@@ -60,6 +81,9 @@ class FastPaths:
                 status_code=413,
             )
             self._count("too_large")
+        elif json_holds_nul(body):
+            response = JSONResponse(error_body("invalid_request", NUL_MESSAGE), status_code=422)
+            self._count("invalid_request")
         else:
             response = await self._answer(handler, Headers(scope=scope), body, scope)
         response.headers.update(_SECURITY_HEADERS)

@@ -1,10 +1,9 @@
 """Admin API: list, search, show and revoke certificates (bearer token, tenant-scoped)."""
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from govmobile.ca.api.registration import revocation_response
 from govmobile.ca.api.schemas import AdminRevokeRequest, CertificatePage, RevocationResponse
@@ -12,21 +11,23 @@ from govmobile.ca.authority import Authority, CertificateQuery
 from govmobile.ca.models import CertificatePublic, CertificateStatus, RevocationReason
 from govmobile.core.accounts import Principal
 from govmobile.core.errors import InvalidInput
+from govmobile.web.openapi import errors
+from govmobile.web.params import IdQuery, MomentQuery, TenantQuery
 
 
 def certificate_routes(authority: Authority, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
 
-    @router.get("", response_model=CertificatePage)
+    @router.get("", response_model=CertificatePage, responses=errors(400, 404))
     def list_certificates(
         admin: Annotated[Principal, Depends(authenticate)],
-        serial: str | None = None,
+        serial: Annotated[str | None, Query(max_length=64)] = None,
         q: Annotated[str | None, Query(max_length=100, description="text in the subject")] = None,
-        device_id: str | None = None,
-        tenant_id: str | None = None,
-        profile: str | None = None,
+        device_id: IdQuery = None,
+        tenant_id: TenantQuery = None,
+        profile: Annotated[str | None, Query(max_length=32)] = None,
         status: CertificateStatus | None = None,
-        expiring_before: dt.datetime | None = None,
+        expiring_before: MomentQuery = None,
         cursor: Annotated[str | None, Query(max_length=40)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> CertificatePage:
@@ -53,17 +54,22 @@ def certificate_routes(authority: Authority, authenticate: Callable[..., Princip
             next_cursor=page[-1].serial if len(records) > limit else None,
         )
 
-    @router.get("/{serial}", response_model=CertificatePublic)
+    @router.get("/{serial}", response_model=CertificatePublic, responses=errors(400, 404))
     def show_certificate(
-        serial: str, admin: Annotated[Principal, Depends(authenticate)]
+        serial: Annotated[str, Path(max_length=64, description="hex")],
+        admin: Annotated[Principal, Depends(authenticate)],
     ) -> CertificatePublic:
         """One certificate by serial."""
         record = authority.get_certificate(serial, tenant_scope=admin.tenant_scope())
         return CertificatePublic.of(record, authority.clock())
 
-    @router.post("/{serial}/revoke", response_model=RevocationResponse)
+    @router.post(
+        "/{serial}/revoke", response_model=RevocationResponse, responses=errors(400, 403, 404, 409, 503)
+    )
     def revoke_certificate(
-        serial: str, body: AdminRevokeRequest, admin: Annotated[Principal, Depends(authenticate)]
+        serial: Annotated[str, Path(max_length=64, description="hex")],
+        body: AdminRevokeRequest,
+        admin: Annotated[Principal, Depends(authenticate)],
     ) -> RevocationResponse:
         """Revoke a certificate; the CRL is republished before this returns."""
         admin.require_write()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from govmobile.ca.models import CertificatePublic
 
@@ -30,7 +31,11 @@ class RevokeRequest(BaseModel):
 
 
 class AdminRevokeRequest(BaseModel):
-    reason: str | int = Field(default="unspecified", description="RFC 5280 reason name or code")
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=10)] = Field(
+        default="unspecified", description="RFC 5280 reason name (keyCompromise) or code"
+    )
 
 
 class IssuedCertificateResponse(BaseModel):

@@ -3,11 +3,15 @@
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from govmobile.core.accounts import Principal
 from govmobile.gateway.models import Route, RoutePublic, RouteWrite
 from govmobile.gateway.routes import RouteAdministration
+from govmobile.web.openapi import errors
+from govmobile.web.params import ID_LENGTH
+
+RoutePath = Annotated[str, Path(max_length=ID_LENGTH, description="the route's id or name")]
 
 
 def route_routes(
@@ -28,23 +32,23 @@ def route_routes(
         """Routes: every one for platform admins, those admitting their department for its admins."""
         return [public(r, admin) for r in routes.list(admin)]
 
-    @router.get("/{route}", response_model=RoutePublic)
-    def show(route: str, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
+    @router.get("/{route}", response_model=RoutePublic, responses=errors(404))
+    def show(route: RoutePath, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
         return public(routes.get(admin, route), admin)
 
-    @router.post("", response_model=RoutePublic, status_code=201)
+    @router.post("", response_model=RoutePublic, status_code=201, responses=errors(400, 403, 409))
     def create(body: RouteWrite, admin: Annotated[Principal, Depends(authenticate)]) -> RoutePublic:
         """Add an intranet app (platform admins). The data plane picks it up within a second."""
         return public(routes.create(admin, body))
 
-    @router.put("/{route}", response_model=RoutePublic)
+    @router.put("/{route}", response_model=RoutePublic, responses=errors(400, 403, 404, 409))
     def replace(
-        route: str, body: RouteWrite, admin: Annotated[Principal, Depends(authenticate)]
+        route: RoutePath, body: RouteWrite, admin: Annotated[Principal, Depends(authenticate)]
     ) -> RoutePublic:
         return public(routes.replace(admin, route, body))
 
-    @router.delete("/{route}", status_code=204)
-    def remove(route: str, admin: Annotated[Principal, Depends(authenticate)]) -> Response:
+    @router.delete("/{route}", status_code=204, responses=errors(403, 404))
+    def remove(route: RoutePath, admin: Annotated[Principal, Depends(authenticate)]) -> Response:
         routes.delete(admin, route)
         return Response(status_code=204)
 

@@ -16,15 +16,24 @@ from govmobile.mdm.api.schemas import (
     TotpConfirm,
     TotpStarted,
 )
+from govmobile.web.openapi import errors
+from govmobile.web.params import IdPath
 
 
-def account_routes(administration: Administration, authenticate: Callable[..., Principal]) -> APIRouter:
+def account_routes(
+    administration: Administration,
+    authenticate: Callable[..., Principal],
+    client_address: Callable[..., str],
+) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
-    @router.post("/auth/login", response_model=TokenIssued)
-    def login(body: LoginRequest) -> TokenIssued:
-        """Exchange username, password (and TOTP code) for a session token."""
-        secret, token = administration.login(body.username, body.password, body.totp_code)
+    @router.post("/auth/login", response_model=TokenIssued, responses=errors(401, 429))
+    def login(body: LoginRequest, source: Annotated[str, Depends(client_address)]) -> TokenIssued:
+        """Exchange username, password (and TOTP code) for a session token.
+
+        Every wrong credential gets the same 401. Failed logins are throttled by address and by
+        username, never by locking the account: 429 with Retry-After (see docs/admin-api.md)."""
+        secret, token = administration.login(body.username, body.password, body.totp_code, source=source)
         return TokenIssued.of(secret, token)
 
     @router.post("/auth/logout", status_code=204)
@@ -44,7 +53,7 @@ def account_routes(administration: Administration, authenticate: Callable[..., P
         """Begin TOTP enrollment: scan the URI, then confirm with a code."""
         return TotpStarted(provisioning_uri=administration.start_totp(admin))
 
-    @router.post("/auth/totp/confirm", status_code=204)
+    @router.post("/auth/totp/confirm", status_code=204, responses=errors(400, 409))
     def confirm_totp(body: TotpConfirm, admin: Annotated[Principal, Depends(authenticate)]) -> Response:
         administration.confirm_totp(admin, body.code)
         return Response(status_code=204)
@@ -62,13 +71,15 @@ def account_routes(administration: Administration, authenticate: Callable[..., P
             for t in administration.list_api_tokens(admin)
         ]
 
-    @router.delete("/tokens/{token_id}", response_model=ApiTokenPublic)
-    def revoke_token(token_id: str, admin: Annotated[Principal, Depends(authenticate)]) -> ApiTokenPublic:
+    @router.delete("/tokens/{token_id}", response_model=ApiTokenPublic, responses=errors(404, 409))
+    def revoke_token(token_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> ApiTokenPublic:
         return ApiTokenPublic.model_validate(
             administration.revoke_api_token(admin, token_id), from_attributes=True
         )
 
-    @router.post("/admins", response_model=AdminAccountPublic, status_code=201)
+    @router.post(
+        "/admins", response_model=AdminAccountPublic, status_code=201, responses=errors(400, 403, 404, 409)
+    )
     def create_admin(
         body: AdminAccountCreate, admin: Annotated[Principal, Depends(authenticate)]
     ) -> AdminAccountPublic:
@@ -78,13 +89,15 @@ def account_routes(administration: Administration, authenticate: Callable[..., P
     def list_admins(admin: Annotated[Principal, Depends(authenticate)]) -> list[AdminAccountPublic]:
         return [AdminAccountPublic.of(a) for a in administration.list_admins(admin)]
 
-    @router.patch("/admins/{account_id}", response_model=AdminAccountPublic)
+    @router.patch("/admins/{account_id}", response_model=AdminAccountPublic, responses=errors(403, 404, 409))
     def change_access(
-        account_id: str, body: AdminAccess, admin: Annotated[Principal, Depends(authenticate)]
+        account_id: IdPath, body: AdminAccess, admin: Annotated[Principal, Depends(authenticate)]
     ) -> AdminAccountPublic:
         """Disable, enable or unlock an account."""
         return AdminAccountPublic.of(
-            administration.set_admin_access(admin, account_id, disabled=body.disabled, unlock=body.unlock)
+            administration.set_admin_access(
+                admin, account_id, disabled=body.disabled_or_none(), unlock=body.unlock
+            )
         )
 
     return router

@@ -1,6 +1,5 @@
 """The audit log: list and verify."""
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
@@ -10,19 +9,21 @@ from govmobile.core.accounts import Principal
 from govmobile.core.audit import AuditEventPublic
 from govmobile.mdm.administration import Administration, AuditQuery
 from govmobile.mdm.api.schemas import AuditPage, AuditVerificationPublic
+from govmobile.web.openapi import errors
+from govmobile.web.params import MomentQuery, TenantQuery
 
 
 def audit_routes(administration: Administration, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
-    @router.get("", response_model=AuditPage)
+    @router.get("", response_model=AuditPage, responses=errors(400, 404))
     def list_events(
         admin: Annotated[Principal, Depends(authenticate)],
-        action: str | None = None,
-        actor: str | None = None,
-        tenant_id: str | None = None,
-        since: dt.datetime | None = None,
-        cursor: Annotated[int | None, Query(ge=1)] = None,
+        action: Annotated[str | None, Query(max_length=100)] = None,
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+        tenant_id: TenantQuery = None,
+        since: MomentQuery = None,
+        cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="an event id")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AuditPage:
         """Newest first; pass next_cursor back as cursor for older events."""

@@ -1,7 +1,7 @@
 """The device protocol: check-in and wake-up long-poll (mutual TLS, through the gateway).
 
 The check-in is served by a bare handler in front of FastAPI (see ``govmobile.web.fastpath``);
-docs/device-protocol.md describes it, as it is not in the OpenAPI document.
+its :class:`~govmobile.web.fastpath.FastRoute` describes it in the OpenAPI document.
 """
 
 import asyncio
@@ -31,14 +31,17 @@ from govmobile.mdm.identity import (
 )
 from govmobile.mdm.service import Mdm
 from govmobile.mdm.wakeups import WakeupHub
-from govmobile.web.fastpath import FastHandler
+from govmobile.web.fastpath import FastRoute
+from govmobile.web.openapi import errors
 
 CHECKIN_PATH = "/api/v1/device/checkin"
+#: Refusals of every endpoint that needs the device's certificate: no proof or certificate from
+#: the gateway, a certificate bound to no device (401), a wiped or retired device (403).
+DEVICE_ERRORS = (400, 401, 403)
 
 
-def checkin_handler(mdm: Mdm, trust: GatewayTrust) -> FastHandler:
-    """POST /api/v1/device/checkin as a bare handler (``govmobile.web.fastpath``): report posture
-    and command results, then get compliance, policy and the next command."""
+def checkin_route(mdm: Mdm, trust: GatewayTrust) -> FastRoute:
+    """POST /api/v1/device/checkin as a bare handler (``govmobile.web.fastpath``)."""
 
     async def checkin(headers: Headers, body: bytes) -> Response:
         presented = trust.certificate(headers.get(GATEWAY_PROOF_HEADER), headers.get(CLIENT_CERT_HEADER))
@@ -46,7 +49,24 @@ def checkin_handler(mdm: Mdm, trust: GatewayTrust) -> FastHandler:
         outcome = await run_in_threadpool(mdm.check_in, presented, request)
         return Response(checkin_response(outcome).model_dump_json(), media_type="application/json")
 
-    return checkin
+    return FastRoute(
+        method="POST",
+        path=CHECKIN_PATH,
+        handler=checkin,
+        request_model=CheckinRequest,
+        response_model=CheckinResponse,
+        summary="Check in",
+        description=(
+            "Report posture and command results, then get compliance, policy and the next command, "
+            "in one transaction: results first (all validated before any is applied), then posture, "
+            "then the next command. A result for a command already answered is 409 "
+            "result_already_recorded, for a closed one 409 command_closed, for an unknown one 404 "
+            "unknown_command_id; details.command_ids names them (drop those and check in again). "
+            "device_id, when sent, must be the certificate's (403 certificate_of_another_device)."
+        ),
+        tags=("device protocol",),
+        error_statuses=(*DEVICE_ERRORS, 404, 409),
+    )
 
 
 def checkin_response(outcome: CheckinOutcome) -> CheckinResponse:
@@ -91,7 +111,7 @@ def device_protocol_routes(
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/device", tags=["device protocol"])
 
-    @router.get("/wait", response_model=WaitResponse)
+    @router.get("/wait", response_model=WaitResponse, responses=errors(*DEVICE_ERRORS))
     async def wait(
         presented: Annotated[PresentedCertificate, Depends(presented_certificate)],
         timeout: Annotated[float | None, Query(gt=0, le=300)] = None,
@@ -107,7 +127,7 @@ def device_protocol_routes(
                 return WaitResponse(wake=False)
             return WaitResponse(wake=True)
 
-    @router.post("/unenroll", response_model=UnenrollResponse)
+    @router.post("/unenroll", response_model=UnenrollResponse, responses=errors(*DEVICE_ERRORS))
     async def unenroll(
         presented: Annotated[PresentedCertificate, Depends(presented_certificate)],
     ) -> UnenrollResponse:

@@ -19,26 +19,27 @@ from govmobile.mdm.api.schemas import (
     DevicePage,
     DevicePublic,
 )
-from govmobile.mdm.commands import parse_type
 from govmobile.mdm.devices import DeviceQuery
 from govmobile.mdm.models import DeviceState
 from govmobile.mdm.policies import PolicyPublic, PolicyUpdate
 from govmobile.mdm.service import BulkTarget, Mdm
+from govmobile.web.openapi import errors
+from govmobile.web.params import IdPath, IdQuery, MomentQuery, TenantPath, TenantQuery
 
 
 def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["devices"])
 
-    @router.get("/devices", response_model=DevicePage)
+    @router.get("/devices", response_model=DevicePage, responses=errors(400, 404))
     def list_devices(
         admin: Annotated[Principal, Depends(authenticate)],
-        tenant_id: str | None = None,
+        tenant_id: TenantQuery = None,
         state: DeviceState | None = None,
         compliant: bool | None = None,
-        group_id: str | None = None,
-        person_id: str | None = None,
-        last_seen_before: dt.datetime | None = None,
-        last_seen_after: dt.datetime | None = None,
+        group_id: IdQuery = None,
+        person_id: IdQuery = None,
+        last_seen_before: MomentQuery = None,
+        last_seen_after: MomentQuery = None,
         q: Annotated[str | None, Query(max_length=100, description="serial number, model or person")] = None,
         cursor: Annotated[str | None, Query(max_length=36)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -66,8 +67,8 @@ def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter
             next_cursor=page[-1].id if len(devices) > limit else None,
         )
 
-    @router.get("/devices/{device_id}", response_model=DeviceDetail)
-    def show_device(device_id: str, admin: Annotated[Principal, Depends(authenticate)]) -> DeviceDetail:
+    @router.get("/devices/{device_id}", response_model=DeviceDetail, responses=errors(404))
+    def show_device(device_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> DeviceDetail:
         """A device with its pending actions, history and recent check-ins."""
         detail = mdm.device_detail(admin, device_id)
         return DeviceDetail(
@@ -77,38 +78,45 @@ def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter
             recent_checkins=[CheckinPublic.of(c) for c in detail["checkins"]],
         )
 
-    @router.post("/devices/{device_id}/retire", response_model=DevicePublic)
-    def retire_device(device_id: str, admin: Annotated[Principal, Depends(authenticate)]) -> DevicePublic:
+    @router.post("/devices/{device_id}/retire", response_model=DevicePublic, responses=errors(403, 404, 409))
+    def retire_device(device_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> DevicePublic:
         """Take a device out of service: its queue is cleared and its certificate revoked."""
         return DevicePublic.of(mdm.retire_device(admin, device_id))
 
-    @router.post("/devices/{device_id}/commands", response_model=CommandPublic, status_code=201)
+    @router.post(
+        "/devices/{device_id}/commands",
+        response_model=CommandPublic,
+        status_code=201,
+        responses=errors(400, 403, 404, 409),
+    )
     def send_command(
-        device_id: str, body: CommandCreate, admin: Annotated[Principal, Depends(authenticate)]
+        device_id: IdPath, body: CommandCreate, admin: Annotated[Principal, Depends(authenticate)]
     ) -> CommandPublic:
         """Queue a command; the device is woken and pulls it at its next check-in."""
         deadline = dt.timedelta(hours=body.deadline_hours) if body.deadline_hours else None
-        return CommandPublic.of(
-            mdm.send_command(admin, device_id, parse_type(body.type), body.payload, deadline)
-        )
+        return CommandPublic.of(mdm.send_command(admin, device_id, body.type, body.payload, deadline))
 
-    @router.get("/devices/{device_id}/commands", response_model=list[CommandPublic])
+    @router.get("/devices/{device_id}/commands", response_model=list[CommandPublic], responses=errors(404))
     def device_commands(
-        device_id: str, admin: Annotated[Principal, Depends(authenticate)]
+        device_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
     ) -> list[CommandPublic]:
         return [CommandPublic.of(c) for c in mdm.device_commands(admin, device_id)]
 
-    @router.get("/commands/{command_id}", response_model=CommandPublic)
-    def show_command(command_id: str, admin: Annotated[Principal, Depends(authenticate)]) -> CommandPublic:
+    @router.get("/commands/{command_id}", response_model=CommandPublic, responses=errors(404))
+    def show_command(command_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> CommandPublic:
         command, result = mdm.command_detail(admin, command_id)
         return CommandPublic.of(command, result)
 
-    @router.post("/commands/{command_id}/cancel", response_model=CommandPublic)
-    def cancel_command(command_id: str, admin: Annotated[Principal, Depends(authenticate)]) -> CommandPublic:
+    @router.post(
+        "/commands/{command_id}/cancel", response_model=CommandPublic, responses=errors(403, 404, 409)
+    )
+    def cancel_command(
+        command_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> CommandPublic:
         """Withdraw a command the device has not acknowledged yet."""
         return CommandPublic.of(mdm.cancel_command(admin, command_id))
 
-    @router.post("/commands/bulk", response_model=BulkCommandResponse)
+    @router.post("/commands/bulk", response_model=BulkCommandResponse, responses=errors(400, 403, 404, 409))
     def bulk_command(
         body: BulkCommandRequest, admin: Annotated[Principal, Depends(authenticate)]
     ) -> BulkCommandResponse:
@@ -116,7 +124,7 @@ def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter
         target = BulkTarget(
             body.target.tenant_id, body.target.group_id, body.target.state, body.target.compliant
         )
-        kind = parse_type(body.type)
+        kind = body.type
         if body.preview:
             return BulkCommandResponse(count=mdm.bulk_preview(admin, target), bulk_id=None, sent=False)
         if body.expected_count is None:
@@ -130,13 +138,13 @@ def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter
         )
         return BulkCommandResponse(count=count, bulk_id=bulk_id, sent=True)
 
-    @router.get("/tenants/{tenant}/policy", response_model=PolicyPublic)
-    def show_policy(tenant: str, admin: Annotated[Principal, Depends(authenticate)]) -> PolicyPublic:
+    @router.get("/tenants/{tenant}/policy", response_model=PolicyPublic, responses=errors(404))
+    def show_policy(tenant: TenantPath, admin: Annotated[Principal, Depends(authenticate)]) -> PolicyPublic:
         return PolicyPublic.of(mdm.policy(admin, tenant))
 
-    @router.patch("/tenants/{tenant}/policy", response_model=PolicyPublic)
+    @router.patch("/tenants/{tenant}/policy", response_model=PolicyPublic, responses=errors(400, 403, 404))
     def set_policy(
-        tenant: str, body: PolicyUpdate, admin: Annotated[Principal, Depends(authenticate)]
+        tenant: TenantPath, body: PolicyUpdate, admin: Annotated[Principal, Depends(authenticate)]
     ) -> PolicyPublic:
         """Change the compliance policy; devices get it at their next check-in."""
         return PolicyPublic.of(mdm.set_policy(admin, tenant, body))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +23,26 @@ from govmobile.mdm.identity import (
     proven_possession,
 )
 from govmobile.mdm.registrar import Registrar
+from govmobile.web.openapi import errors
 
-_basic = HTTPBasic(auto_error=False, realm="GovMobile enrollment")
+_basic = HTTPBasic(
+    scheme_name="enrollmentToken",
+    description="the enrollment token (gme_...) as the password; the user name is ignored",
+    auto_error=False,
+    realm="GovMobile enrollment",
+)
 FACTS_HEADER = "govmobile-device-facts"
+#: RFC 7030 §4.2.1: the body is a base64 DER PKCS#10 request (PEM is accepted too).
+_CSR_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/pkcs10": {"schema": {"type": "string", "maxLength": 16 * 1024}}},
+    }
+}
+_PKCS7 = {
+    "description": "a base64 certs-only PKCS#7 (RFC 7030 §4.1.3, §4.2.3); its set is unordered",
+    "content": {CERTS_ONLY: {"schema": {"type": "string"}}},
+}
 
 
 def est_routes(registrar: Registrar, presented_certificate: Callable[..., PresentedCertificate]) -> APIRouter:
@@ -36,14 +53,28 @@ def est_routes(registrar: Registrar, presented_certificate: Callable[..., Presen
             certs_only(certificates), media_type=CERTS_ONLY, headers={"Content-Transfer-Encoding": "base64"}
         )
 
-    @router.get("/cacerts", response_class=Response)
+    @router.get("/cacerts", response_class=Response, responses={200: _PKCS7, **errors(503)})
     def cacerts() -> Response:
         """§4.1: the CA certificates (issuing CA and root)."""
         return pkcs7(registrar.ca_certificates())
 
-    @router.post("/simpleenroll", response_class=Response)
+    @router.post(
+        "/simpleenroll",
+        response_class=Response,
+        responses={200: _PKCS7, **errors(400, 401, 403, 409, 410, 503)},
+        openapi_extra=_CSR_BODY,
+    )
     async def simpleenroll(
-        request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+        request: Request,
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+        facts: Annotated[
+            str | None,
+            Header(
+                alias=FACTS_HEADER,
+                max_length=4096,
+                description="base64url JSON: serial_number, model, os_name, os_version, hardware_ids",
+            ),
+        ] = None,
     ) -> Response:
         """§4.2.1: enroll with an enrollment token as the HTTP Basic password.
 
@@ -57,11 +88,15 @@ def est_routes(registrar: Registrar, presented_certificate: Callable[..., Presen
                 code="token_required",
             )
         csr = read_csr(await request.body())
-        facts = _facts(request.headers.get(FACTS_HEADER), csr)
-        result = await run_in_threadpool(registrar.enroll, credentials.password, csr, facts)
+        result = await run_in_threadpool(registrar.enroll, credentials.password, csr, _facts(facts, csr))
         return pkcs7(result.issued.certificates())
 
-    @router.post("/simplereenroll", response_class=Response)
+    @router.post(
+        "/simplereenroll",
+        response_class=Response,
+        responses={200: _PKCS7, **errors(400, 401, 403, 409, 410, 503)},
+        openapi_extra=_CSR_BODY,
+    )
     async def simplereenroll(
         request: Request, presented: Annotated[PresentedCertificate, Depends(presented_certificate)]
     ) -> Response:
@@ -70,16 +105,37 @@ def est_routes(registrar: Registrar, presented_certificate: Callable[..., Presen
         issued = await run_in_threadpool(registrar.reenroll, presented, csr)
         return pkcs7(issued.certificates())
 
-    @router.post("/expired/simplereenroll", response_class=Response)
-    async def renew_expired(request: Request) -> Response:
+    @router.post(
+        "/expired/simplereenroll",
+        response_class=Response,
+        responses={200: _PKCS7, **errors(400, 401, 403, 409, 410, 503)},
+        openapi_extra=_CSR_BODY,
+    )
+    async def renew_expired(
+        request: Request,
+        expired_certificate: Annotated[
+            str | None,
+            Header(
+                alias=EXPIRED_CERT_HEADER,
+                max_length=4096,
+                description="base64 DER of the expired certificate",
+            ),
+        ] = None,
+        possession_signature: Annotated[
+            str | None,
+            Header(
+                alias=POSSESSION_HEADER,
+                max_length=512,
+                description="base64 DER ECDSA-SHA256 signature over the new CSR's DER, by the old key",
+            ),
+        ] = None,
+    ) -> Response:
         """Renewal of a certificate that expired within the grace window (§4.2.2 with the label
         "expired"): the old key signs the new CSR instead of authenticating the TLS connection."""
         body = await request.body()
         csr = read_csr(body)
         presented = proven_possession(
-            request.headers.get(EXPIRED_CERT_HEADER),
-            request.headers.get(POSSESSION_HEADER),
-            csr.public_bytes(Encoding.DER),
+            expired_certificate, possession_signature, csr.public_bytes(Encoding.DER)
         )
         issued = await run_in_threadpool(registrar.reenroll, presented, csr)
         return pkcs7(issued.certificates())

@@ -9,12 +9,19 @@ from govmobile.core.accounts import Principal
 from govmobile.mdm.api.schemas import EnrollmentTokenIssued
 from govmobile.mdm.enrollment import EnrollmentTokenCreate, EnrollmentTokenPublic
 from govmobile.mdm.registrar import Registrar
+from govmobile.web.openapi import errors
+from govmobile.web.params import IdPath, TenantQuery
 
 
 def enrollment_token_routes(registrar: Registrar, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["enrollment tokens"])
 
-    @router.post("/enrollment-tokens", response_model=EnrollmentTokenIssued, status_code=201)
+    @router.post(
+        "/enrollment-tokens",
+        response_model=EnrollmentTokenIssued,
+        status_code=201,
+        responses=errors(400, 403, 404, 410),
+    )
     def create_enrollment_token(
         body: EnrollmentTokenCreate, admin: Annotated[Principal, Depends(authenticate)]
     ) -> EnrollmentTokenIssued:
@@ -28,22 +35,24 @@ def enrollment_token_routes(registrar: Registrar, authenticate: Callable[..., Pr
             max_uses=issued.token.max_uses,
         )
 
-    @router.get("/enrollment-tokens", response_model=list[EnrollmentTokenPublic])
+    @router.get("/enrollment-tokens", response_model=list[EnrollmentTokenPublic], responses=errors(404))
     def list_enrollment_tokens(
-        admin: Annotated[Principal, Depends(authenticate)], tenant_id: str | None = None
+        admin: Annotated[Principal, Depends(authenticate)], tenant_id: TenantQuery = None
     ) -> list[EnrollmentTokenPublic]:
         now = registrar.clock()
         return [EnrollmentTokenPublic.of(t, now) for t in registrar.enrollment_tokens(admin, tenant_id)]
 
-    @router.get("/enrollment-tokens/{token_id}", response_model=EnrollmentTokenPublic)
+    @router.get("/enrollment-tokens/{token_id}", response_model=EnrollmentTokenPublic, responses=errors(404))
     def show_enrollment_token(
-        token_id: str, admin: Annotated[Principal, Depends(authenticate)]
+        token_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
     ) -> EnrollmentTokenPublic:
         return EnrollmentTokenPublic.of(registrar.enrollment_token(admin, token_id), registrar.clock())
 
-    @router.delete("/enrollment-tokens/{token_id}", response_model=EnrollmentTokenPublic)
+    @router.delete(
+        "/enrollment-tokens/{token_id}", response_model=EnrollmentTokenPublic, responses=errors(403, 404, 409)
+    )
     def revoke_enrollment_token(
-        token_id: str, admin: Annotated[Principal, Depends(authenticate)]
+        token_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
     ) -> EnrollmentTokenPublic:
         return EnrollmentTokenPublic.of(registrar.revoke_enrollment_token(admin, token_id), registrar.clock())
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import MISSING, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from govmobile.core.accounts import ApiToken, Role, TokenKind
 from govmobile.core.audit import AuditEventPublic
@@ -24,6 +24,7 @@ from govmobile.mdm.models import (
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     username: str = Field(max_length=63)
     password: str = Field(max_length=1024)
     totp_code: str | None = Field(default=None, max_length=10)
@@ -50,7 +51,7 @@ class Me(BaseModel):
 class ApiTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    ttl_days: int = Field(default=90, ge=1, le=366)
+    ttl_days: StrictInt = Field(default=90, ge=1, le=366)
 
 
 class TotpStarted(BaseModel):
@@ -58,13 +59,17 @@ class TotpStarted(BaseModel):
 
 
 class TotpConfirm(BaseModel):
-    code: str = Field(min_length=6, max_length=8)
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]+$")
 
 
 class AdminAccess(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    disabled: bool | None = None
-    unlock: bool = False
+    disabled: StrictBool | MISSING = Field(default=MISSING, description="omit to leave as it is")
+    unlock: StrictBool = Field(default=False, description="forget the account's failed logins")
+
+    def disabled_or_none(self) -> bool | None:
+        return None if self.disabled is MISSING else self.disabled
 
 
 class EnrollmentTokenIssued(BaseModel):
@@ -167,9 +172,9 @@ class DeviceDetail(DevicePublic):
 
 class CommandCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: str = Field(max_length=32)
+    type: CommandType
     payload: dict[str, Any] = Field(default_factory=dict)
-    deadline_hours: int | None = Field(default=None, ge=1, le=90 * 24)
+    deadline_hours: StrictInt | None = Field(default=None, ge=1, le=90 * 24)
 
 
 class CommandPublic(BaseModel):
@@ -202,22 +207,22 @@ class CommandPublic(BaseModel):
 
 class BulkTargetBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tenant_id: str | None = None
-    group_id: str | None = None
+    tenant_id: str | None = Field(default=None, max_length=63)
+    group_id: str | None = Field(default=None, max_length=36)
     state: DeviceState | None = None
-    compliant: bool | None = None
+    compliant: StrictBool | None = None
 
 
 class BulkCommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target: BulkTargetBody
-    type: str = Field(max_length=32)
+    type: CommandType
     payload: dict[str, Any] = Field(default_factory=dict)
-    deadline_hours: int | None = Field(default=None, ge=1, le=90 * 24)
-    preview: bool = Field(
+    deadline_hours: StrictInt | None = Field(default=None, ge=1, le=90 * 24)
+    preview: StrictBool = Field(
         default=True, description="only count the devices; send with preview=false and expected_count"
     )
-    expected_count: int | None = Field(default=None, ge=0)
+    expected_count: StrictInt | None = Field(default=None, ge=0, le=10**9)
 
 
 class BulkCommandResponse(BaseModel):
