@@ -1,4 +1,4 @@
-"""How the images role names images and chooses what to build or remove (plugins/filter/images.py)."""
+"""How the images role names images and chooses what to build or remove (plugins/filter/govmobile_images.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.plugins.conftest import load_plugin
 
-images = load_plugin("filter/images.py")
+images = load_plugin("filter/govmobile_images.py")
 
 CATALOGUE = {
     "app": {"groups": ["ca", "mdm", "gateway"], "debian_packages": []},

@@ -1,4 +1,4 @@
-"""What the docker_host role installs (plugins/filter/packages.py), from dpkg's view of the host."""
+"""What the docker_host role installs (plugins/filter/govmobile_packages.py), from dpkg's view of the host."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.plugins.conftest import load_plugin
 
-packages = load_plugin("filter/packages.py")
+packages = load_plugin("filter/govmobile_packages.py")
 
 ENGINE = ["docker.io"]
 PYTHON = ["python3-requests", "python3-cryptography"]

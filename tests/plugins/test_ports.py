@@ -1,4 +1,4 @@
-"""The service precheck's port logic (plugins/filter/ports.py) and the listeners module, which reads
+"""The service precheck's port logic (plugins/filter/govmobile_ports.py) and the listeners module, which reads
 the listening sockets from /proc on a host that has no `ss`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from tests.plugins.conftest import load_plugin
 
-ports = load_plugin("filter/ports.py")
+ports = load_plugin("filter/govmobile_ports.py")
 listeners_module = load_plugin("modules/govmobile_listeners.py")
 
 

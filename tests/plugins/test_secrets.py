@@ -1,4 +1,4 @@
-"""The secrets role's lookup terms (plugins/filter/secrets.py): one per secret, under the directory."""
+"""The secrets role's lookup terms (plugins/filter/govmobile_secrets.py): one per secret, under the directory."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.plugins.conftest import load_plugin
 
-secrets = load_plugin("filter/secrets.py")
+secrets = load_plugin("filter/govmobile_secrets.py")
 
 
 def test_one_term_per_secret_in_order() -> None:

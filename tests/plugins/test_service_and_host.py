@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.plugins.conftest import load_plugin
 
-service = load_plugin("filter/service.py")
-host = load_plugin("filter/host.py")
+service = load_plugin("filter/govmobile_service.py")
+host = load_plugin("filter/govmobile_host.py")
 
 
 def test_unknown_keys_of_a_definition_are_named() -> None:
