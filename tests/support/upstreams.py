@@ -19,7 +19,12 @@ class RecordingUpstream:
     def app(self) -> Starlette:
         async def anything(request: Request) -> JSONResponse:
             self.requests.append(
-                {"method": request.method, "path": request.url.path, "headers": dict(request.headers)}
+                {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "query": request.url.query,
+                    "headers": dict(request.headers),
+                }
             )
             return JSONResponse({"path": request.url.path, "saw": sorted(request.headers.keys())})
 
