@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import os
+import signal
 import ssl
 import subprocess
 import time
@@ -156,3 +158,29 @@ def test_when_shared_memory_is_full_a_revoked_certificate_is_still_refused(
     assert refused[1]["error"] == "certificate_refused"
     assert "certificate revoked" in refused[1]["message"]  # nginx's verification result
     # ... and every service behind it refuses it per request all along (tests/mdm/test_identity.py).
+
+
+def test_nginx_killed_outright_comes_back_with_its_refusals(
+    gateway: Gateway, mobile: MobileDevice, management: Admin
+) -> None:
+    nginx = gateway.app.state.nginx
+    assert mobile.certificate is not None
+    serial = format(mobile.certificate.serial_number, "x")
+    management.ok("POST", f"/api/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
+    gateway.wait_until(lambda: _curl(gateway, "/api/v1/device/checkin", mobile.cert_files)[0] == 401)
+    workers = gateway.workers()
+    for pid in (nginx.pid, *workers):  # as the kernel's OOM killer would
+        os.kill(pid, signal.SIGKILL)
+    gateway.wait_until(lambda: nginx.pid is not None and not gateway.workers() & workers, timeout=15)
+
+    # A new nginx (its control socket bound again, not left behind by the dead one) that knows
+    # the refusals: the control plane tells every new nginx all of them.
+    def refusals_known() -> bool:
+        try:
+            return bool(gateway.app.state.access.state()["access_free_bytes"] < 32 * 1024 * 1024)
+        except AccessStateRejected:
+            return False  # not listening yet
+
+    gateway.wait_until(refusals_known)
+    status, body = _curl(gateway, "/api/v1/device/checkin", mobile.cert_files)
+    assert (status, body["error"]) == (401, "certificate_refused")

@@ -24,6 +24,7 @@ class RecordingUpstream:
                     "path": request.url.path,
                     "query": request.url.query,
                     "headers": dict(request.headers),
+                    "body": await request.body(),
                 }
             )
             return JSONResponse({"path": request.url.path, "saw": sorted(request.headers.keys())})

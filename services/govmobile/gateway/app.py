@@ -190,7 +190,6 @@ def create_app(
                 task.cancel()
             await run_in_threadpool(summariser.run_once)
             await run_in_threadpool(nginx.stop)
-            access.close()
 
     app = FastAPI(
         title="GovMobile gateway control plane",

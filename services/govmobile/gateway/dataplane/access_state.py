@@ -8,12 +8,13 @@ sees a change as soon as it is written.
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography import x509
 
 #: Lines per request to nginx (its control location takes up to 4 MiB).
@@ -37,16 +38,31 @@ def revoked_serials(crl_der: bytes) -> frozenset[str]:
     return frozenset(nginx_serial(entry.serial_number) for entry in x509.load_der_x509_crl(crl_der))
 
 
-class DataPlaneAccess:
-    """A client of nginx's access-change socket."""
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket, closed again if connecting fails (nginx may be restarting)."""
 
-    def __init__(self, socket: Path, internal_secret: str, *, timeout: float = 10.0) -> None:
-        self._client = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(socket)),
-            base_url="http://gateway-data-plane",
-            headers={"GovMobile-Internal": internal_secret},
-            timeout=timeout,
-        )
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("gateway-data-plane", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            unix.settimeout(self.timeout)
+            unix.connect(str(self._path))
+        except OSError:
+            unix.close()
+            raise
+        self.sock = unix
+
+
+class DataPlaneAccess:
+    """A client of nginx's access-change socket (one connection a call: calls are rare)."""
+
+    def __init__(self, socket_path: Path, internal_secret: str, *, timeout: float = 10.0) -> None:
+        self._path = socket_path
+        self._secret = internal_secret
+        self._timeout = timeout
 
     def refuse(self, serials: Iterable[str], reason: str = "revoked") -> None:
         """Refuse these certificates on every request from now on."""
@@ -66,20 +82,21 @@ class DataPlaneAccess:
 
     def state(self) -> dict[str, Any]:
         """The epoch and the shared memory left, for metrics and tests."""
-        response = self._get()
-        return dict(json.loads(response.text))
+        status, text = self._request("GET")
+        if status != 200:
+            raise AccessStateRejected(f"nginx answered {status}: {text[:300]}")
+        return dict(json.loads(text))
 
-    def close(self) -> None:
-        self._client.close()
-
-    def _get(self) -> httpx.Response:
+    def _request(self, method: str, body: bytes | None = None) -> tuple[int, str]:
+        connection = _UnixConnection(self._path, self._timeout)
         try:
-            response = self._client.get("/access")
-        except httpx.HTTPError as error:
+            connection.request(method, "/access", body=body, headers={"GovMobile-Internal": self._secret})
+            response = connection.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException) as error:
             raise AccessStateRejected(f"nginx's access socket: {error}") from error
-        if response.status_code != 200:
-            raise AccessStateRejected(f"nginx answered {response.status_code}: {response.text[:300]}")
-        return response
+        finally:
+            connection.close()
 
     def _send(self, lines: Iterable[str]) -> None:
         batch: list[str] = []
@@ -92,15 +109,11 @@ class DataPlaneAccess:
             self._post(batch)
 
     def _post(self, lines: list[str]) -> None:
-        try:
-            response = self._client.post("/access", content="\n".join(lines).encode())
-        except httpx.HTTPError as error:
-            raise AccessStateRejected(f"nginx's access socket: {error}") from error
-        if response.status_code == 507:
-            failed = response.text.count("\n") + 1
+        status, text = self._request("POST", "\n".join(lines).encode())
+        if status == 507:
             raise AccessStateRejected(
-                f"nginx's shared memory is full: {failed} of {len(lines)} changes not applied "
-                "(raise GOVMOBILE_GATEWAY_ACCESS_MEMORY)"
+                f"nginx's shared memory is full: {text.strip().count(chr(10)) + 1} of {len(lines)} changes "
+                "not applied (raise GOVMOBILE_GATEWAY_ACCESS_MEMORY)"
             )
-        if response.status_code != 200:
-            raise AccessStateRejected(f"nginx answered {response.status_code}: {response.text[:300]}")
+        if status != 200:
+            raise AccessStateRejected(f"nginx answered {status}: {text[:300]}")
