@@ -181,7 +181,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(keys.current)
-        await _first_sync(controller, attempts=settings.start_attempts)
+        try:
+            await _first_sync(controller, attempts=settings.start_attempts)
+        except BaseException:
+            # nginx may have started before a later step failed: never leave it running alone.
+            await run_in_threadpool(nginx.stop)
+            raise
         tasks = [asyncio.create_task(keep_in_step()), asyncio.create_task(summarise())]
         try:
             yield
