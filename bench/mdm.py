@@ -4,8 +4,10 @@
 One SQLite database (durable commits, as deployed) holds 100,000 devices in three departments
 of unequal size, with people, groups, states, compliance and last-seen times spread over them.
 2,000 of the active devices are bound to real certificates (signed in process by a throwaway
-CA: the MDM only checks that a certificate's SHA-256 is bound to a device; the gateway has
-verified the chain before).
+CA: the MDM checks that a certificate's SHA-256 is bound to a device and, on every check-in, that
+the CA's record of it is unrevoked and unexpired; the gateway has verified the chain before).
+Every device's certificate has that record in the CA's table, revoked for wiped and retired
+devices, as the CA would keep it.
 
 - Check-ins in process: ``Mdm.check_in`` in a loop over those devices; heartbeats (same posture,
   no results) and check-ins whose posture changes every time (a history row each).
@@ -41,6 +43,7 @@ from bench.machine import describe
 from bench.support.load import LoadResult, run_wrk, wrk_status_check
 from bench.support.pki import DeviceCertificate, ThrowawayCa
 from bench.support.procs import BIN, Processes, cpu_seconds, free_port, http_ok, wait_until
+from govmobile.ca.models import Certificate
 from govmobile.core.accounts import (
     AdminAccountCreate,
     Principal,
@@ -172,6 +175,7 @@ def build_fleet(work: Path) -> Fleet:
             member_rows.append({"group_id": groups[tenant_id][i % GROUPS_PER_TENANT], "person_id": person_id})
 
     device_rows: list[dict[str, Any]] = []
+    certificate_rows: list[dict[str, Any]] = []
     bound: list[tuple[str, DeviceCertificate]] = []
     states = [s for s, _ in STATES]
     weights = [w for _, w in STATES]
@@ -194,6 +198,29 @@ def build_fleet(work: Path) -> Fleet:
             certificate = ca.device(device_id, tenant_id)
             compliant = True
             bound.append((device_id, certificate))
+        sha256 = certificate.sha256 if certificate else hashlib.sha256(device_id.encode()).hexdigest()
+        serial = certificate.serial if certificate else secrets.token_hex(16)
+        gone = state in (DeviceState.WIPED, DeviceState.RETIRED)
+        certificate_rows.append(
+            {
+                "serial": serial,
+                "profile": "device",
+                "subject": f"CN={device_id}",
+                "common_name": device_id,
+                "device_id": device_id,
+                "tenant_id": tenant_id,
+                "sha256": sha256,
+                "not_before": now - dt.timedelta(days=1),
+                "not_after": now + dt.timedelta(days=30),
+                "issued_at": now - dt.timedelta(days=1),
+                "issued_by": "ra:mdm",
+                "renewed_from": None,
+                "revoked_at": now - dt.timedelta(hours=1) if gone else None,
+                "revocation_reason": 5 if gone else None,
+                "revoked_by": "ra:mdm" if gone else None,
+                "pem": certificate.pem if certificate else "",
+            }
+        )
         device_rows.append(
             {
                 "id": device_id,
@@ -205,10 +232,8 @@ def build_fleet(work: Path) -> Fleet:
                 "os_version": rng.choice(("13.0", "14.0.2", "15.0")),
                 "hardware_ids": json.dumps({"imei": f"35{n:013d}"}),
                 "state": state.value,
-                "cert_sha256": certificate.sha256
-                if certificate
-                else hashlib.sha256(device_id.encode()).hexdigest(),
-                "cert_serial": certificate.serial if certificate else secrets.token_hex(16),
+                "cert_sha256": sha256,
+                "cert_serial": serial,
                 "cert_not_after": now + dt.timedelta(days=30),
                 "previous_cert_sha256": None,
                 "previous_cert_serial": None,
@@ -234,6 +259,7 @@ def build_fleet(work: Path) -> Fleet:
             (Person.__table__, person_rows),  # type: ignore[attr-defined]
             (Membership.__table__, member_rows),  # type: ignore[attr-defined]
             (Device.__table__, device_rows),  # type: ignore[attr-defined]
+            (Certificate.__table__, certificate_rows),  # type: ignore[attr-defined]
         ):
             for start in range(0, len(rows), 5000):
                 connection.execute(insert(table), rows[start : start + 5000])

@@ -59,8 +59,8 @@ class Appliance:
         return context
 
     def reloads(self) -> int:
-        """How many times the control plane has reloaded nginx (it does on every route, CRL or
-        device change: enrolments and check-ins that change a device)."""
+        """How many times the control plane has reloaded nginx (on a route change, and at most
+        once a minute to re-read a new CRL; access changes reload nothing)."""
         metrics = httpx.get(f"{self.control_url}/metrics", timeout=10).text
         match = re.search(r"^govmobile_gateway_reloads(?:\{[^}]*\})? ([\d.e+]+)$", metrics, re.MULTILINE)
         if not match:

@@ -33,6 +33,7 @@ appliance = shared.appliance
 client = shared.client
 operator = shared.operator
 gateway = shared.gateway
+gateway_overrides = shared.gateway_overrides
 gateway_tls = shared.gateway_tls
 management = shared.management
 upstream = shared.upstream

@@ -38,6 +38,7 @@ device_factory = mdm.device_factory
 enrolled = mdm.enrolled
 # The gateway tests' fixtures: a real gateway (nginx) in front of the same CA and MDM.
 gateway = gateway_fixtures.gateway
+gateway_overrides = gateway_fixtures.gateway_overrides
 gateway_tls = gateway_fixtures.gateway_tls
 management = gateway_fixtures.management
 upstream = gateway_fixtures.upstream

@@ -1,5 +1,6 @@
 from tests.gateway.conftest import (  # noqa: F401 - the gateway's fixtures, shared with these tests
     gateway,
+    gateway_overrides,
     gateway_tls,
     management,
     mobile,

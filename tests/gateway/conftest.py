@@ -139,6 +139,12 @@ class Gateway:
 
 
 @pytest.fixture
+def gateway_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings a test changes (``@pytest.mark.parametrize(..., indirect=True)``)."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
 def gateway(
     database: Database,
     database_url: str,
@@ -147,6 +153,7 @@ def gateway(
     gateway_tls: GatewayTls,
     tmp_path: Path,
     clock: Clock,
+    gateway_overrides: dict[str, Any],
 ) -> Iterator[Gateway]:
     control_port, public_port, management_port = free_port(), free_port(), free_port()
     settings = GatewaySettings(
@@ -172,6 +179,7 @@ def gateway(
         log_to_stdout=False,
         worker_processes="2",
         client_timeout_seconds=3,
+        **gateway_overrides,
     )
     app = create_app(settings, database=database, clock=clock)
     with serving(app, port=control_port):

@@ -55,6 +55,22 @@ def test_the_upstream_verifies_the_assertion_with_the_jwks(
         jwt.decode(token, key, algorithms=["ES256"], audience="payroll", issuer="https://localhost")
 
 
+def test_request_bodies_reach_the_app_whole_while_the_decision_is_asked_for(
+    mobile: MobileDevice, oa_route: dict[str, Any], upstream: tuple[RecordingUpstream, str]
+) -> None:
+    # The decision is a subrequest without the body; the body itself goes to the app untouched,
+    # on the first request (decision asked for) as on the next (decision cached).
+    report = json.dumps({"river": "Koshi", "level_m": 7.4, "photos": ["a" * 40_000]}).encode()
+    with mobile.client() as client:
+        for _ in range(2):
+            answer = client.post(
+                "/apps/oa/reports", content=report, headers={"Content-Type": "application/json"}
+            )
+            assert answer.status_code == 200, answer.text
+            assert upstream[0].requests[-1]["body"] == report
+    assert [r["method"] for r in upstream[0].requests] == ["POST", "POST"]
+
+
 def test_a_cached_decision_keeps_python_off_the_request_path(
     gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]
 ) -> None:

@@ -114,6 +114,14 @@ def test_an_expired_certificate_is_refused(
         "/apps/oa/.%2e/secret",
         "/apps/oa/docs%00.pdf",
         "/apps/oa/a%5c..%5cb",
+        "/apps/oa/a\\..\\b",
+        # A dot segment right before the query or a fragment: nginx would normalise it away.
+        "/apps/oa/..?",
+        "/apps/oa/..?next=x",
+        "/apps/oa/x/.?",
+        "/apps/oa/..#top",
+        "/apps/oa/a%2fb?next=%2Fhome",
+        "/apps/oa/inbox?q=%00",
     ],
 )
 def test_path_traversal_never_reaches_an_upstream(
@@ -124,6 +132,45 @@ def test_path_traversal_never_reaches_an_upstream(
     if "%00" not in path:  # nginx refuses a NUL while parsing the request line, with its own page
         assert json.loads(body)["error"] == "bad_request"
     assert upstream[0].requests == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "next=%2Fhome",
+        "file=a%2Eb.pdf&dir=..%2F..%2Fx",
+        "path=C:%5Cdocs%5C..%5Cx",
+        "back=/apps/oa/../inbox",
+        "raw=a/./b",
+    ],
+)
+def test_the_query_is_the_upstreams_business(
+    gateway: Gateway, mobile: MobileDevice, upstream: tuple[RecordingUpstream, str], query: str
+) -> None:
+    # The path guard tests the path only: encoded or plain dots, slashes and backslashes in a
+    # query value reach the intranet app untouched.
+    status, body = curl(gateway, f"/apps/oa/inbox?{query}", "--path-as-is", cert=mobile.cert_files)
+    assert status == 200, body
+    assert upstream[0].requests[-1]["path"] == "/inbox"
+    assert upstream[0].requests[-1]["query"] == query
+
+
+def test_the_management_listener_guards_paths_not_queries(gateway: Gateway, management: Any) -> None:
+    context = ["--cacert", str(gateway.tls.root), "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}"]
+
+    def status(path: str) -> int:
+        result = subprocess.run(
+            ["curl", "-sS", *context, f"{gateway.management_url}{path}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return int(result.stdout or 0)
+
+    assert status("/healthz?next=%2Fconsole%2F") == 200
+    assert status("/api/v1/devices?cursor=%2e%2e%2F") == 401  # reaches the MDM, which wants a login
+    assert status("/api/v1/%2e%2e/admins") == 400
+    assert status("/api/v1/devices/..?x") == 400
 
 
 def test_client_sent_identity_headers_never_reach_the_upstream(

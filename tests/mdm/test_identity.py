@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import urllib.parse
 from typing import Any
 
+import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete
 
+from govmobile.core.database import Database
+from govmobile.mdm.revocation import certificates
+from tests.ca.conftest import Clock
 from tests.mdm.conftest import Admin, Department, new_token
-from tests.support.devices import ScriptedDevice
+from tests.support.devices import ScriptedDevice, csr_der
 
 
 def _posture(device: ScriptedDevice) -> dict[str, Any]:
@@ -99,3 +107,79 @@ def test_oversized_and_malformed_bodies(enrolled: ScriptedDevice) -> None:
         "/api/v1/device/checkin", json={"posture": {}, "admin": True}, headers=enrolled.identity()
     )
     assert extra.status_code == 422
+
+
+def _revoke(ca_url: str, platform: Admin, device: ScriptedDevice, reason: str = "keyCompromise") -> None:
+    assert device.certificate is not None
+    serial = format(device.certificate.serial_number, "x")
+    response = httpx.post(
+        f"{ca_url}/api/v1/certificates/{serial}/revoke",
+        json={"reason": reason},
+        headers={"Authorization": f"Bearer {platform.token}"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _every_device_endpoint(device: ScriptedDevice) -> dict[str, httpx.Response]:
+    """What a stolen key can ask for, each through the identity the gateway would vouch for."""
+    headers = device.identity()
+    return {
+        "check-in": device.checkin(),
+        "command results": device.checkin(
+            results=[{"command_id": "00000000-0000-0000-0000-000000000000", "status": "acknowledged"}]
+        ),
+        "wake-up wait": device.client.get("/api/v1/device/wait", params={"timeout": 0.1}, headers=headers),
+        "unenroll": device.client.post("/api/v1/device/unenroll", headers=headers),
+        "EST re-enroll": device.client.post(
+            "/.well-known/est/simplereenroll",
+            content=base64.b64encode(csr_der(ec.generate_private_key(ec.SECP256R1()))),
+            headers={**headers, "Content-Type": "application/pkcs10"},
+        ),
+    }
+
+
+def test_a_revoked_certificate_is_refused_per_request_whatever_the_handshake_saw(
+    enrolled: ScriptedDevice, platform: Admin, ca_url: str
+) -> None:
+    # The gateway vouches for the certificate (a resumed TLS session never saw the new CRL):
+    # the MDM still refuses it, on the heartbeat's fast path as on every other endpoint.
+    assert enrolled.checkin().status_code == 200
+    assert enrolled.checkin().status_code == 200  # a heartbeat now
+    seen = platform.ok("GET", f"/api/v1/devices/{enrolled.device_id}")
+    _revoke(ca_url, platform, enrolled)
+    for name, response in _every_device_endpoint(enrolled).items():
+        assert response.status_code == 401, (name, response.text)
+        assert response.json()["error"] == "certificate_revoked", name
+    after = platform.ok("GET", f"/api/v1/devices/{enrolled.device_id}")
+    assert (after["state"], after["last_seen_at"]) == ("active", seen["last_seen_at"])
+
+
+def test_an_expired_certificate_is_refused_but_may_still_renew(
+    enrolled: ScriptedDevice, clock: Clock
+) -> None:
+    assert enrolled.checkin().status_code == 200
+    assert enrolled.certificate is not None
+    clock.now = enrolled.certificate.not_valid_after_utc + dt.timedelta(minutes=1)
+    refused = enrolled.checkin()
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "certificate_expired"
+    waited = enrolled.client.get("/api/v1/device/wait", params={"timeout": 0.1}, headers=enrolled.identity())
+    assert waited.json()["error"] == "certificate_expired"
+    # Renewal in the grace window is the CA's to judge, and it allows it.
+    assert enrolled.reenroll().status_code == 200
+    assert enrolled.checkin().status_code == 200
+
+
+def test_a_certificate_the_ca_never_issued_is_refused(enrolled: ScriptedDevice, database: Database) -> None:
+    # Bound to the device in the MDM's table, but missing from the CA's: refuse, never assume.
+    assert enrolled.checkin().status_code == 200
+    assert enrolled.certificate is not None
+    with database.transaction() as session:
+        session.connection().execute(
+            delete(certificates).where(
+                certificates.c.sha256 == enrolled.certificate.fingerprint(hashes.SHA256()).hex()
+            )
+        )
+    refused = enrolled.checkin()
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "certificate_not_bound"

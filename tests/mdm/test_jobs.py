@@ -6,8 +6,12 @@ import datetime as dt
 from typing import Any
 
 import httpx
+from sqlmodel import col, select
 
+from govmobile.core.database import Database
+from govmobile.mdm.devices import access_lost
 from govmobile.mdm.jobs import Maintenance
+from govmobile.mdm.models import AccessChange
 from tests.ca.conftest import Clock
 from tests.mdm.conftest import Admin, Department
 from tests.mdm.test_queue import queue
@@ -84,3 +88,23 @@ def test_unbound_device_certificates_are_revoked(
     ).json()
     assert on_ca["status"] == "revoked"
     assert enrolled.checkin().status_code == 200  # the bound certificate is untouched
+
+
+def test_the_access_change_feed_keeps_its_newest_entry(
+    mdm_app: Any, platform: Admin, enrolled: ScriptedDevice, clock: Clock, database: Database
+) -> None:
+    # The gateway remembers the newest number it read. Were the newest entry pruned, SQLite would
+    # hand its number out again, and the next access change would look already seen.
+    enrolled.checkin()
+    platform.ok("POST", f"/api/v1/devices/{enrolled.device_id}/commands", json={"type": "lock"})
+    platform.ok("POST", f"/api/v1/devices/{enrolled.device_id}/commands", json={"type": "wipe"})
+    with database.session() as session:
+        numbers = list(session.exec(select(AccessChange.seq).order_by(col(AccessChange.seq))).all())
+    assert len(numbers) >= 2
+    clock.advance(dt.timedelta(days=2))
+    maintenance(mdm_app).run_once()
+    with database.session() as session:
+        assert list(session.exec(select(AccessChange.seq)).all()) == [numbers[-1]]
+        access_lost(session, device=None, person_id="someone", reason="test", now=clock())
+        session.commit()
+        assert max(session.exec(select(AccessChange.seq)).all()) == numbers[-1] + 1

@@ -19,7 +19,13 @@ class RecordingUpstream:
     def app(self) -> Starlette:
         async def anything(request: Request) -> JSONResponse:
             self.requests.append(
-                {"method": request.method, "path": request.url.path, "headers": dict(request.headers)}
+                {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "query": request.url.query,
+                    "headers": dict(request.headers),
+                    "body": await request.body(),
+                }
             )
             return JSONResponse({"path": request.url.path, "saw": sorted(request.headers.keys())})
 

@@ -26,6 +26,7 @@ from govmobile.gateway.api.contract import Contracts, ServiceDocuments, contract
 from govmobile.gateway.api.routes import route_routes
 from govmobile.gateway.assertions import AssertionIssuer, KeyRing
 from govmobile.gateway.controller import DataPlaneController
+from govmobile.gateway.dataplane.access_state import AccessStateRejected, DataPlaneAccess
 from govmobile.gateway.dataplane.nginx import Nginx
 from govmobile.gateway.dataplane.render import DataPlaneLayout, RenderInputs, Upstream
 from govmobile.gateway.models import Route
@@ -104,22 +105,28 @@ def create_app(
         gateway_secret=settings.gateway_secret.get_secret_value(),
         internal_secret=internal_secret,
         decision_ttl=settings.decision_ttl_seconds,
+        access_memory=settings.access_memory,
+        decision_memory=settings.decision_memory,
+        modules_dir=settings.nginx_modules_dir,
         worker_processes=settings.worker_processes,
         max_body_size=settings.max_body_size,
         client_timeout=settings.client_timeout_seconds,
         log_to_stdout=settings.log_to_stdout,
         system_trust=settings.system_trust_file,
     )
+    access = DataPlaneAccess(layout.access_socket, internal_secret)
     controller = DataPlaneController(
         database,
         nginx,
         layout,
         inputs,
+        access,
         root_crl_pem=settings.root_crl_file.read_bytes,
         ca_url=settings.ca_url,
         ca_verify=internal_verify,
         on_routes=route_table.replace,
         on_rendered=route_table.rendered,
+        crl_reload_seconds=settings.crl_reload_seconds,
     )
     summariser = AccessLogSummariser(layout.access_log, database, reopen=nginx.reopen_logs, clock=clock)
     registry = CollectorRegistry()
@@ -138,6 +145,23 @@ def create_app(
     Gauge("govmobile_gateway_reloads", "nginx reloads since start", registry=registry).set_function(
         lambda: nginx.reloads
     )
+    Gauge(
+        "govmobile_gateway_crl_reloads",
+        "nginx reloads to re-read the CRL (at most one a minute)",
+        registry=registry,
+    ).set_function(lambda: controller.crl_reloads)
+
+    def access_memory_free() -> float:
+        try:
+            return float(access.state()["access_free_bytes"])
+        except AccessStateRejected:
+            return float("nan")
+
+    Gauge(
+        "govmobile_gateway_access_memory_free_bytes",
+        "Room left in nginx's shared memory for refused certificates and access versions",
+        registry=registry,
+    ).set_function(access_memory_free)
 
     async def keep_in_step() -> None:
         while True:
@@ -159,7 +183,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(keys.current)
-        await _first_sync(controller, attempts=settings.start_attempts)
+        try:
+            await _first_sync(controller, attempts=settings.start_attempts)
+        except BaseException:
+            # nginx may have started before a later step failed: never leave it running alone.
+            await run_in_threadpool(nginx.stop)
+            raise
         tasks = [asyncio.create_task(keep_in_step()), asyncio.create_task(summarise())]
         try:
             yield
@@ -209,6 +238,7 @@ def create_app(
 
     app.state.controller = controller
     app.state.nginx = nginx
+    app.state.access = access
     app.state.summariser = summariser
     app.state.keys = keys
     return app

@@ -22,6 +22,8 @@ devices = Table(
     Column("compliance_reasons", Text),
     Column("cert_sha256", String),
     Column("previous_cert_sha256", String),
+    Column("cert_serial", String),
+    Column("previous_cert_serial", String),
     Column("revision", Integer),
 )
 
@@ -35,7 +37,13 @@ commands = Table(
 )
 
 #: The MDM's feed of access taken away (locks, wipes, non-compliance, people disabled...).
-access_changes = Table("access_change", _metadata, Column("seq", Integer))
+access_changes = Table(
+    "access_change",
+    _metadata,
+    Column("seq", Integer),
+    Column("device_id", String),
+    Column("person_id", String),
+)
 
 #: The MDM's per-tenant policies.
 policies = Table(

@@ -43,8 +43,20 @@ class GatewaySettings(ServiceSettings):
     run_dir: Path = Path("/run/gateway")
     keys_dir: Path = Path("keys")
     nginx_binary: str = "/usr/sbin/nginx"
+    #: Debian's dynamic nginx modules (libnginx-mod-http-lua and libnginx-mod-http-ndk).
+    nginx_modules_dir: Path = Path("/usr/lib/nginx/modules")
     worker_processes: str = "auto"
     decision_ttl_seconds: int = Field(default=5, ge=1, le=60)
+    #: nginx shared memory for refused certificates (about 130 bytes each: 32m holds some
+    #: 250,000) and access versions; nothing in it is ever evicted.
+    access_memory: str = Field(default="32m", pattern=r"^[1-9][0-9]{0,5}[km]$")
+    #: nginx shared memory for cached decisions (about 1 KiB each, the assertion included); the
+    #: least recently used make room.
+    decision_memory: str = Field(default="32m", pattern=r"^[1-9][0-9]{0,5}[km]$")
+    #: How often at most nginx is reloaded to re-read a changed CRL. Refusal does not wait for
+    #: it (revoked certificates are refused per request from shared memory); the reload only
+    #: moves the refusal into the TLS handshake, and drops idle keep-alive connections.
+    crl_reload_seconds: float = Field(default=60.0, ge=0, le=3600)
     #: How often revocations, device changes and route changes are looked for.
     poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
     assertion_lifetime_seconds: int = Field(default=300, ge=30, le=300)

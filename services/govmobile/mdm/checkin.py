@@ -39,6 +39,7 @@ from govmobile.mdm.models import (
     Policy,
 )
 from govmobile.mdm.receipts import verify_receipt
+from govmobile.mdm.revocation import certificates, refuse_unusable, usable
 
 
 class CheckinRequest(BaseModel):
@@ -92,21 +93,29 @@ _HEARTBEAT_STATES = (DeviceState.ACTIVE.value, DeviceState.LOCKED.value, DeviceS
 
 def _heartbeat_statements() -> tuple[Any, Any]:
     # Built once: composing SQL expressions costs more than running them on this hot path.
-    d = _DEVICES.c
-    by_certificate = core_select(
-        d.id,
-        d.tenant_id,
-        d.state,
-        d.compliant,
-        d.posture,
-        d.lost_mode,
-        d.lock_message,
-        d.cert_not_after,
-        d.previous_cert_sha256,
-        d.checkin_count,
-        d.os_name,
-        d.os_version,
-    ).where(d.cert_sha256 == bindparam("sha256"))
+    # The CA's record of the certificate comes in the same statement: revocation is checked on
+    # every check-in, whatever the TLS handshake saw (a resumed session sees no CRL).
+    d, c = _DEVICES.c, certificates.c
+    by_certificate = (
+        core_select(
+            d.id,
+            d.tenant_id,
+            d.state,
+            d.compliant,
+            d.posture,
+            d.lost_mode,
+            d.lock_message,
+            d.cert_not_after,
+            d.previous_cert_sha256,
+            d.checkin_count,
+            d.os_name,
+            d.os_version,
+            c.revoked_at,
+            c.not_after,
+        )
+        .select_from(_DEVICES.outerjoin(certificates, c.sha256 == d.cert_sha256))
+        .where(d.cert_sha256 == bindparam("sha256"))
+    )
     record = (
         update(_DEVICES)
         .where(d.id == bindparam("for_device"))
@@ -140,6 +149,8 @@ def heartbeat(
     row = connection.execute(_DEVICE_BY_CERTIFICATE, {"sha256": presented.sha256}).first()
     if row is None or row.previous_cert_sha256 is not None or row.state not in _HEARTBEAT_STATES:
         return None
+    if not usable(row.revoked_at, row.not_after, now):
+        return None  # the full path refuses it with the right error
     if request.device_id is not None and request.device_id != row.id:
         return None  # the full path refuses it with the right error
     policy = policy_for(row.tenant_id)
@@ -179,8 +190,11 @@ def heartbeat(
     return CheckinOutcome(view, compliance, command, policy)
 
 
-def device_for_certificate(session: Session, presented: PresentedCertificate) -> Device:
-    """The device a verified certificate is bound to; refuse any other certificate."""
+def device_for_certificate(
+    session: Session, presented: PresentedCertificate, *, now: dt.datetime, expired_allowed: bool = False
+) -> Device:
+    """The device a verified certificate is bound to; refuse any other certificate, and one that
+    was revoked or has expired since the gateway's handshake (``revocation``)."""
     # Two lookups on unique indexes; the second only during a certificate renewal.
     device = session.exec(select(Device).where(Device.cert_sha256 == presented.sha256)).first()
     if device is None:
@@ -191,10 +205,27 @@ def device_for_certificate(session: Session, presented: PresentedCertificate) ->
             code="certificate_not_bound",
         )
     if device.state in (DeviceState.WIPED, DeviceState.RETIRED):
+        # Said before the revocation (its certificates were revoked with it): the device learns
+        # why, and nothing is done for it.
         raise PermissionDenied(
             f"this device has been {device.state.value}; enroll it again to use it",
             code=f"device_{device.state.value}",
         )
+    record = (
+        session.connection()
+        .execute(
+            core_select(certificates.c.revoked_at, certificates.c.not_after).where(
+                certificates.c.sha256 == presented.sha256
+            )
+        )
+        .first()
+    )
+    refuse_unusable(
+        record.revoked_at if record else None,
+        record.not_after if record else None,
+        now=now,
+        expired_allowed=expired_allowed,
+    )
     return device
 
 

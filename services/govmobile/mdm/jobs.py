@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import CompoundSelect, column, delete, table, union
+from sqlalchemy import CompoundSelect, column, delete, func, table, union
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -105,8 +105,13 @@ class Maintenance:
             ).rowcount
         pruned += prune_wakeups(self.database, older_than=now - dt.timedelta(minutes=10))
         with self.database.transaction() as session:
-            # The gateway reads this feed every second; a day is plenty.
-            stale = delete(AccessChange).where(col(AccessChange.at) < now - dt.timedelta(days=1))
+            # The gateway reads this feed every second; a day is plenty. The newest entry stays,
+            # however old: SQLite numbers a row one past the highest present, and a number handed
+            # out twice would look to the gateway like an entry it has already seen.
+            newest = select(func.max(AccessChange.seq)).scalar_subquery()
+            stale = delete(AccessChange).where(
+                col(AccessChange.at) < now - dt.timedelta(days=1), col(AccessChange.seq) < newest
+            )
             pruned += session.connection().execute(stale).rowcount
             # Failed logins count for at most a day (the longest throttling window allowed).
             pruned += logins.prune(session, before=now - dt.timedelta(days=1))

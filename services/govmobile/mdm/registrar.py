@@ -251,15 +251,17 @@ class Registrar:
 
     def reenroll(self, presented: PresentedCertificate, csr: x509.CertificateSigningRequest) -> IssuedChain:
         """EST simplereenroll: a successor for the certificate the device authenticated with."""
+        # An expired certificate may renew in the grace window: the CA judges that, and refuses
+        # a revoked one too; the MDM refuses a revoked one before asking.
         with self.database.session() as session:
-            device = device_for_certificate(session, presented)
+            device = device_for_certificate(session, presented, now=self.clock(), expired_allowed=True)
         current_pem = presented.load().public_bytes(Encoding.PEM).decode()
         issued = self.signer.renew(current_pem, csr_pem(csr))
         now = self.clock()
         discard: str | None = None
         try:
             with self.database.transaction() as session:
-                device = device_for_certificate(session, presented)
+                device = device_for_certificate(session, presented, now=now, expired_allowed=True)
                 if presented.sha256 == device.previous_cert_sha256:
                     # The device never got (or lost) the last renewal: replace that one instead.
                     discard = device.cert_serial

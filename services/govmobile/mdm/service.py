@@ -88,7 +88,7 @@ class Mdm:
         )
         if outcome is not None:
             return outcome
-        device = device_for_certificate(session, presented)
+        device = device_for_certificate(session, presented, now=now)
         policy = self.policies.get(session, device.tenant_id)
         outcome = check_in(session, device, presented, request, policy=policy, now=now)
         for command, report in outcome.reported:
@@ -107,7 +107,7 @@ class Mdm:
 
     def device_of(self, presented: PresentedCertificate) -> Device:
         with self.database.session() as session:
-            return device_for_certificate(session, presented)
+            return device_for_certificate(session, presented, now=self.clock())
 
     def has_pending(self, device: Device) -> bool:
         """Whether the device would get a command if it checked in now."""
@@ -155,7 +155,7 @@ class Mdm:
         its queue closed and its certificates revoked, so nothing stays behind to be misused."""
         now = self.clock()
         with self.database.transaction() as session:
-            device = device_for_certificate(session, presented)
+            device = device_for_certificate(session, presented, now=now)
             serials = self._retire(
                 session,
                 device,

@@ -91,6 +91,8 @@ class Nginx:
 
     def _start(self) -> None:
         self.layout.pid.unlink(missing_ok=True)  # a stale pid file would look like a started nginx
+        # An nginx killed outright leaves its unix socket behind, and binding it again would fail.
+        self.layout.access_socket.unlink(missing_ok=True)
         self._process = subprocess.Popen(self._command(self.layout.config, "-g", "daemon off;"))
         deadline = time.monotonic() + 10
         while not self.layout.pid.exists() and self._process.poll() is None and time.monotonic() < deadline:

@@ -20,6 +20,8 @@ _TEMPLATES = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+#: govmobile_gateway.lua, the per-request checks in nginx's shared memory.
+LUA_DIR = Path(__file__).parent / "lua"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ class DataPlaneLayout:
         return self.run_dir / "crl.pem"
 
     @property
+    def access_socket(self) -> Path:
+        """Where nginx takes access changes from the control plane (a unix socket)."""
+        return self.run_dir / "access.sock"
+
+    @property
     def access_log(self) -> Path:
         return self.run_dir / "access.log"
 
@@ -86,7 +93,7 @@ class DataPlaneLayout:
         return self.run_dir / "upstream-ca" / f"{route_name}.pem"
 
     def prepare(self) -> None:
-        for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi", "cache", "upstream-ca"):
+        for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi", "upstream-ca"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @property
@@ -114,6 +121,12 @@ class RenderInputs:
     gateway_secret: str
     internal_secret: str
     decision_ttl: int
+    #: Shared memory for refused certificates and access versions (never evicted), and for the
+    #: decision cache (nginx sizes: "32m").
+    access_memory: str
+    decision_memory: str
+    #: Debian's dynamic modules (the Lua module and the NDK it needs).
+    modules_dir: Path
     worker_processes: str
     max_body_size: str
     client_timeout: int
@@ -167,6 +180,7 @@ def render(
         worker_user=layout.worker_user,
         run_dir=str(layout.run_dir),
         crl_file=str(layout.crl),
+        lua_dir=str(LUA_DIR),
         routes=rendered,
         **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(inputs).items()},
     )
