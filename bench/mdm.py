@@ -58,10 +58,10 @@ from govmobile.core.tenancy import Tenant
 from govmobile.mdm.checkin import CheckinRequest
 from govmobile.mdm.compliance import Posture
 from govmobile.mdm.devices import DeviceQuery
-from govmobile.mdm.identity import PresentedCertificate
 from govmobile.mdm.models import Device, DeviceCheckin, DeviceState
 from govmobile.mdm.service import Mdm
 from govmobile.migrations import upgrade
+from govmobile.web.device_identity import PresentedCertificate
 
 DEVICES = 100_000
 #: Devices per department: one large, one medium, one small.

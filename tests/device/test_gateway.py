@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import ssl
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from govmobile.web.device_identity import client_cert_header
 from govmobile_device.errors import (
     CertificateRejected,
     DeviceLocked,
@@ -118,7 +118,7 @@ def test_the_stub_overwrites_identity_headers_a_client_sets(
     for device in (first, second):
         assert device.enroll(new_token(platform, water)).code == 0
     other = second.store.load_identity().certificate.public_bytes(serialization.Encoding.DER)
-    forged = {"Client-Cert": f":{base64.b64encode(other).decode()}:", "GovMobile-Gateway-Proof": "guess"}
+    forged = {"Client-Cert": client_cert_header(other), "GovMobile-Gateway-Proof": "guess"}
     identity = first.store.load_identity()
     with httpx.Client(base_url=gateway.url, verify=mutual_context(identity)) as client:
         response = client.post("/api/v1/device/checkin", json={"posture": {}}, headers=forged)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import urllib.parse
 from typing import Any
 
 import httpx
@@ -13,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import delete
 
+from govmobile.core.certificate_status import certificates
 from govmobile.core.database import Database
-from govmobile.mdm.revocation import certificates
 from tests.ca.conftest import Clock
 from tests.mdm.conftest import Admin, Department, new_token
 from tests.support.devices import ScriptedDevice, csr_der
@@ -49,21 +48,25 @@ def test_no_client_certificate_is_refused(enrolled: ScriptedDevice) -> None:
     assert response.json()["error"] == "no_client_certificate"
 
 
-def test_a_garbled_client_cert_header_is_refused(enrolled: ScriptedDevice) -> None:
-    headers = {**enrolled.identity(), "Client-Cert": ":bm90IGEgY2VydA==:"}
+@pytest.mark.parametrize(
+    "garbled",
+    ["%2D%2D%2D%2D%2DBEGIN%20CERTIFICATE%2D%2D%2D%2D%2D%0Anot%20base64%0A", "not a certificate", "%FF%FE"],
+)
+def test_a_garbled_client_cert_header_is_refused(enrolled: ScriptedDevice, garbled: str) -> None:
+    headers = {**enrolled.identity(), "Client-Cert": garbled}
     response = enrolled.client.post("/api/v1/device/checkin", json=_posture(enrolled), headers=headers)
     assert response.status_code == 400
     assert response.json()["error"] == "bad_client_cert"
 
 
-def test_url_escaped_pem_is_accepted_too(enrolled: ScriptedDevice) -> None:
+def test_the_rfc_9440_form_is_not_what_the_gateway_sends(enrolled: ScriptedDevice) -> None:
+    """One format (the URL-escaped PEM nginx writes); the other is refused, not guessed."""
     assert enrolled.certificate is not None
-    pem = enrolled.certificate.public_bytes(serialization.Encoding.PEM).decode()
-    headers = {**enrolled.identity(), "Client-Cert": urllib.parse.quote(pem)}
-    assert (
-        enrolled.client.post("/api/v1/device/checkin", json=_posture(enrolled), headers=headers).status_code
-        == 200
-    )
+    der = enrolled.certificate.public_bytes(serialization.Encoding.DER)
+    headers = {**enrolled.identity(), "Client-Cert": f":{base64.b64encode(der).decode()}:"}
+    response = enrolled.client.post("/api/v1/device/checkin", json=_posture(enrolled), headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_client_cert"
 
 
 def test_a_certificate_bound_to_another_device_is_refused(

@@ -1,7 +1,8 @@
 """A scripted device for server tests: enrolls over EST and talks the device protocol.
 
-It sends the identity headers exactly as the gateway will (RFC 9440 Client-Cert with the
-verified certificate, and the gateway proof), because these tests run without the gateway.
+It sends the identity headers exactly as the gateway will (Client-Cert with the verified
+certificate, URL-escaped PEM as nginx writes it, and the gateway proof), because these tests run
+without the gateway.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
+
+from govmobile.web.device_identity import client_cert_header
 
 GOOD_POSTURE: dict[str, Any] = {
     "os_name": "android",
@@ -89,7 +92,7 @@ class ScriptedDevice:
         assert cert is not None
         der = cert.public_bytes(serialization.Encoding.DER)
         return {
-            "Client-Cert": f":{base64.b64encode(der).decode()}:",
+            "Client-Cert": client_cert_header(der),
             "GovMobile-Gateway-Proof": proof or self.gateway_secret,
         }
 

@@ -1,8 +1,8 @@
 """A TEST STAND-IN for the gateway's device listener. It is not the gateway.
 
 The real gateway (nginx, built by its own issue) terminates mutual TLS on 443, checks the
-client certificate's chain and the CRL, and forwards to the MDM with ``Client-Cert: :<base64
-DER>:`` (RFC 9440) and ``GovMobile-Gateway-Proof: <secret>``, headers it always overwrites.
+client certificate's chain and the CRL, and forwards to the MDM with ``Client-Cert`` (the URL-escaped
+PEM nginx writes) and ``GovMobile-Gateway-Proof: <secret>``, headers it always overwrites.
 Until it exists, this small asyncio proxy does the same on loopback so that the device agent
 is exercised over real mutual-TLS sockets:
 
@@ -26,7 +26,6 @@ HTTP/1.1 with Content-Length or chunked bodies, keep-alive, nothing more. Run it
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
 import json
@@ -46,6 +45,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from govmobile.web.device_identity import client_cert_header
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the handshake checks chain and signatures, the stub
 # checks dates itself (see the module docstring).
@@ -270,7 +271,7 @@ class GatewayStub:
             if name.lower() not in _HOP_BY_HOP and name.lower() not in _IDENTITY_HEADERS
         ]
         if der is not None and verify == "SUCCESS":
-            headers.append(("Client-Cert", f":{base64.b64encode(der).decode()}:"))
+            headers.append(("Client-Cert", client_cert_header(der)))
         headers.append(("GovMobile-Gateway-Proof", self.gateway_secret))
         assert self._upstream is not None
         try:

@@ -22,12 +22,6 @@ from govmobile.mdm.api.devices import device_routes
 from govmobile.mdm.api.directory import directory_routes
 from govmobile.mdm.api.enrollment import est_routes
 from govmobile.mdm.api.enrollment_tokens import enrollment_token_routes
-from govmobile.mdm.identity import (
-    CLIENT_CERT_HEADER,
-    GATEWAY_PROOF_HEADER,
-    GatewayTrust,
-    PresentedCertificate,
-)
 from govmobile.mdm.jobs import Maintenance, run_periodically
 from govmobile.mdm.metrics import MdmMetrics
 from govmobile.mdm.registrar import Registrar
@@ -37,6 +31,12 @@ from govmobile.mdm.signer import CertificateSigner, HttpCertificateSigner
 from govmobile.mdm.wakeups import WakeupHub
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.device_identity import (
+    CLIENT_CERT_HEADER,
+    GATEWAY_PROOF_HEADER,
+    GatewayTrust,
+    PresentedCertificate,
+)
 from govmobile.web.operations import operation_routes
 
 DESCRIPTION = (

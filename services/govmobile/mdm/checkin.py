@@ -24,11 +24,11 @@ from sqlalchemy import Connection, Text, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
+from govmobile.core.certificate_status import certificates, refuse_unusable, usable
 from govmobile.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from govmobile.mdm import commands as queue
 from govmobile.mdm.compliance import Compliance, Location, Posture, evaluate
 from govmobile.mdm.devices import access_lost, record_event, set_state
-from govmobile.mdm.identity import PresentedCertificate
 from govmobile.mdm.models import (
     Command,
     CommandState,
@@ -39,7 +39,7 @@ from govmobile.mdm.models import (
     Policy,
 )
 from govmobile.mdm.receipts import verify_receipt
-from govmobile.mdm.revocation import certificates, refuse_unusable, usable
+from govmobile.web.device_identity import PresentedCertificate
 
 
 class CheckinRequest(BaseModel):

@@ -31,9 +31,9 @@ from govmobile.mdm import enrollment
 from govmobile.mdm.checkin import device_for_certificate
 from govmobile.mdm.enrollment import DeviceFacts, EnrollmentTokenCreate
 from govmobile.mdm.est import csr_pem
-from govmobile.mdm.identity import PresentedCertificate
 from govmobile.mdm.models import Device, DeviceState, EnrollmentToken
 from govmobile.mdm.signer import CertificateSigner, IssuedChain, revoke_quietly
+from govmobile.web.device_identity import PresentedCertificate
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from govmobile.mdm import devices as lifecycle
 from govmobile.mdm import policies
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest, check_in, device_for_certificate, heartbeat
 from govmobile.mdm.devices import DeviceQuery
-from govmobile.mdm.identity import PresentedCertificate
 from govmobile.mdm.models import (
     Command,
     CommandState,
@@ -37,6 +36,7 @@ from govmobile.mdm.models import (
     Policy,
 )
 from govmobile.mdm.signer import CertificateSigner, revoke_quietly
+from govmobile.web.device_identity import PresentedCertificate
 
 
 @dataclass(frozen=True)

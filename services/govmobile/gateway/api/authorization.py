@@ -4,11 +4,8 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-import urllib.parse
 from collections.abc import Callable
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Request, Response
 from prometheus_client import Counter
 
@@ -16,6 +13,7 @@ from govmobile.core.database import Database
 from govmobile.gateway.assertions import AssertionIssuer
 from govmobile.gateway.decisions import Decision, decide
 from govmobile.gateway.models import IdentityMode, Route
+from govmobile.web.device_identity import CLIENT_CERT_HEADER, parse_client_cert
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9 .,;:()/?'+_=@-]")
 
@@ -38,14 +36,12 @@ def authorization_routes(
         if not hmac.compare_digest(offered, expected):
             return Response(status_code=404)  # only nginx, inside the container, may ask
         route_name = request.headers.get("govmobile-route", "")
-        escaped = request.headers.get("client-cert", "")
+        escaped = request.headers.get(CLIENT_CERT_HEADER, "")
         if not escaped:
             return _refusal(
                 Decision(False, "no_certificate", "a device certificate is required", route_name), decisions
             )
-        der = x509.load_pem_x509_certificate(urllib.parse.unquote(escaped).encode()).public_bytes(
-            Encoding.DER
-        )
+        der = parse_client_cert(escaped)
         now = clock()
         with database.engine.connect() as connection:
             decision = decide(

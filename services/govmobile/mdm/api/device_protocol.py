@@ -23,14 +23,14 @@ from govmobile.mdm.api.schemas import (
     WaitResponse,
 )
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest
-from govmobile.mdm.identity import (
+from govmobile.mdm.service import Mdm
+from govmobile.mdm.wakeups import WakeupHub
+from govmobile.web.device_identity import (
     CLIENT_CERT_HEADER,
     GATEWAY_PROOF_HEADER,
     GatewayTrust,
     PresentedCertificate,
 )
-from govmobile.mdm.service import Mdm
-from govmobile.mdm.wakeups import WakeupHub
 from govmobile.web.fastpath import FastRoute
 from govmobile.web.openapi import errors
 

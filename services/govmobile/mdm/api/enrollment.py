@@ -15,14 +15,16 @@ from starlette.concurrency import run_in_threadpool
 
 from govmobile.core.errors import InvalidInput, Unauthenticated
 from govmobile.mdm.enrollment import DeviceFacts
-from govmobile.mdm.est import CERTS_ONLY, certs_only, read_csr
-from govmobile.mdm.identity import (
+from govmobile.mdm.est import (
+    CERTS_ONLY,
     EXPIRED_CERT_HEADER,
     POSSESSION_HEADER,
-    PresentedCertificate,
+    certs_only,
     proven_possession,
+    read_csr,
 )
 from govmobile.mdm.registrar import Registrar
+from govmobile.web.device_identity import PresentedCertificate
 from govmobile.web.openapi import errors
 
 _basic = HTTPBasic(

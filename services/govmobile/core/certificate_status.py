@@ -1,10 +1,11 @@
 """Whether a certificate the gateway vouched for may still be used, asked on every request.
 
 The gateway checks the chain and the CRL in the TLS handshake, but a resumed TLS session skips
-the handshake, and with it the CRL. So the MDM's binding check (``checkin.device_for_certificate``
-and the heartbeat) also reads the CA's record of the certificate: revoked, expired or unknown to
-the CA, it is refused, however the connection was made. The CA owns that table; the MDM reads the
-two columns it needs (services never import each other).
+the handshake, and with it the CRL. So every service that serves devices (the MDM's binding
+check and its heartbeat fast path, and the portal) also reads the CA's record of the certificate:
+revoked, expired or unknown to the CA, it is refused, however the connection was made. The CA
+owns that table; the others read the two columns they need here, in one place (services never
+import each other).
 """
 
 from __future__ import annotations
