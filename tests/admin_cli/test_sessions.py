@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import stat
-import time
 
 import pyotp
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from govmobile.client import GovMobileClient
 from govmobile.client.errors import Unauthenticated
 from tests.admin_cli.conftest import Admin
+from tests.ca.conftest import Clock
 from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin as ApiAdmin
@@ -86,18 +87,20 @@ def test_login_asks_for_what_is_missing_without_echoing_the_password(
     assert operator.password not in result.output
 
 
-def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login) -> None:
+def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login, clock: Clock) -> None:
+    # Codes come from the MDM's injected clock, not the wall clock, so no step boundary can fall
+    # between the confirming code and the next one.
     with GovMobileClient(appliance.url, ca_file=appliance.ca_file) as client:
         client.auth.login(operator.username, operator.password)
-        secret = pyotp.parse_uri(client.auth.start_totp().provisioning_uri).secret
-        client.auth.confirm_totp(pyotp.TOTP(secret).now())
+        totp = pyotp.parse_uri(client.auth.start_totp().provisioning_uri)
+        client.auth.confirm_totp(totp.at(clock.now))
     base = ["login", "--server", appliance.url, "--ca-file", str(appliance.ca_file), "-u", "ops-lead"]
     assert terminal.refused(*base, "--password-stdin", input=operator.password + "\n").startswith("invalid")
     # Each code logs in once (RFC 6238 §5.2): the confirming one is spent, so use the next one.
-    totp, now = pyotp.TOTP(secret), time.time()
-    terminal.ok(*base, "--totp", input=f"{operator.password}\n{totp.at(now + 30)}\n")
+    following = totp.at(clock.now + dt.timedelta(seconds=30))
+    terminal.ok(*base, "--totp", input=f"{operator.password}\n{following}\n")
     replayed = terminal.refused(
-        *base, "--password-stdin", "--totp-code", totp.at(now + 30), input=operator.password + "\n"
+        *base, "--password-stdin", "--totp-code", following, input=operator.password + "\n"
     )
     assert replayed.startswith("invalid")
 
