@@ -79,6 +79,7 @@ def create_app(
         database, signer, checkin_retention=dt.timedelta(days=settings.checkin_retention_days), clock=clock
     )
     metrics = MdmMetrics(database)
+    metrics.long_polls.set_function(hub.waiting)
     authenticate = BearerAuthenticator(database, clock)
 
     def presented_certificate(request: Request) -> PresentedCertificate:

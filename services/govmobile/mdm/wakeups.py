@@ -47,7 +47,8 @@ class WakeupHub:
                     del self._waiters[device_id]
 
     def waiting(self) -> int:
-        return sum(len(events) for events in self._waiters.values())
+        """Long-polls held now (read from the metrics thread: copy before iterating)."""
+        return sum(len(events) for events in list(self._waiters.values()))
 
     async def poll_once(self) -> None:
         """Release the long-polls of the devices that got a wake-up since the last poll."""
