@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import stat
 
 import pyotp
@@ -18,6 +17,7 @@ from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin as ApiAdmin
 from tests.mdm.conftest import Department
+from tests.support.servers import refusing_port
 
 
 def test_a_wrong_password_is_one_clear_line_and_stores_nothing(
@@ -132,16 +132,14 @@ def test_the_stored_session_never_goes_to_another_server(admin: Admin) -> None:
 
 
 def test_an_unreachable_server_exits_1_with_its_address(terminal: Admin) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"https://127.0.0.1:{port}"
-    message = terminal.refused(
-        "login", "--server", url, "-u", "x", "--password-stdin", input="pw\n", exit_code=1
-    )
-    assert message.startswith(f"cannot reach {url}: ")
-    terminal.env = {"GOVMOBILE_ADMIN_SERVER": url, "GOVMOBILE_ADMIN_TOKEN": "gmt_x"}
-    assert terminal.refused("device", "list", exit_code=1).startswith(f"cannot reach {url}")
+    with refusing_port() as port:
+        url = f"https://127.0.0.1:{port}"
+        message = terminal.refused(
+            "login", "--server", url, "-u", "x", "--password-stdin", input="pw\n", exit_code=1
+        )
+        assert message.startswith(f"cannot reach {url}: ")
+        terminal.env = {"GOVMOBILE_ADMIN_SERVER": url, "GOVMOBILE_ADMIN_TOKEN": "gmt_x"}
+        assert terminal.refused("device", "list", exit_code=1).startswith(f"cannot reach {url}")
 
 
 def test_an_untrusted_server_names_the_ca_file_option(

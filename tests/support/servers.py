@@ -31,6 +31,18 @@ def free_port() -> int:
 
 
 @contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the duration of the block.
+
+    The socket stays bound but never listens, so connecting is refused and no other program
+    (another test run on the machine) can start listening there in the meantime, as it could on
+    a port that was merely free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@contextmanager
 def serving(app: Any, *, port: int = 0, **config: Any) -> Iterator[str]:
     """Start uvicorn on 127.0.0.1 (a free port unless given) in a thread; yield its base URL."""
     server = uvicorn.Server(
