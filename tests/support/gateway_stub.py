@@ -195,7 +195,9 @@ class GatewayStub:
     def stop(self) -> None:
         self.request_stop()
         if self._thread is not None:
-            self._thread.join(timeout=20)
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                raise RuntimeError("the gateway stub did not stop within 60 s")
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:

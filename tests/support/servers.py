@@ -61,4 +61,8 @@ def serving(app: Any, *, port: int = 0, **config: Any) -> Iterator[str]:
         yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=20)
+        thread.join(timeout=60)
+        # A server still shutting down would go on using what the test tears down next (its
+        # database, the ports it holds): fail here, where the cause is.
+        if thread.is_alive():
+            raise RuntimeError(f"the test server on port {port} did not stop within 60 s")
