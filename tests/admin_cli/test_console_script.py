@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from tests.client.conftest import Login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Department
 from tests.support.devices import ScriptedDevice
+from tests.support.servers import refusing_port
 
 SCRIPT = Path(sys.executable).parent / "govmobile-admin"
 
@@ -81,14 +81,12 @@ def test_the_console_script_end_to_end(
 def test_an_unreachable_server_from_the_console_script(
     run: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = run(
-        "device",
-        "list",
-        env={"GOVMOBILE_ADMIN_SERVER": f"https://127.0.0.1:{port}", "GOVMOBILE_ADMIN_TOKEN": "gmt_x"},
-    )
+    with refusing_port() as port:
+        result = run(
+            "device",
+            "list",
+            env={"GOVMOBILE_ADMIN_SERVER": f"https://127.0.0.1:{port}", "GOVMOBILE_ADMIN_TOKEN": "gmt_x"},
+        )
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: cannot reach https://127.0.0.1:{port}: ")
     assert result.stderr.count("\n") == 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import socket
 import stat
-import time
 
 import pyotp
 import pytest
@@ -13,10 +12,12 @@ import pytest
 from govmobile.client import GovMobileClient
 from govmobile.client.errors import Unauthenticated
 from tests.admin_cli.conftest import Admin
+from tests.ca.conftest import Clock
 from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin as ApiAdmin
 from tests.mdm.conftest import Department
+from tests.support.servers import refusing_port
 
 
 def test_a_wrong_password_is_one_clear_line_and_stores_nothing(
@@ -86,18 +87,20 @@ def test_login_asks_for_what_is_missing_without_echoing_the_password(
     assert operator.password not in result.output
 
 
-def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login) -> None:
+def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login, clock: Clock) -> None:
+    # Codes come from the MDM's injected clock, not the wall clock, so no step boundary can fall
+    # between the confirming code and the next one.
     with GovMobileClient(appliance.url, ca_file=appliance.ca_file) as client:
         client.auth.login(operator.username, operator.password)
-        secret = pyotp.parse_uri(client.auth.start_totp().provisioning_uri).secret
-        client.auth.confirm_totp(pyotp.TOTP(secret).now())
+        totp = pyotp.parse_uri(client.auth.start_totp().provisioning_uri)
+        client.auth.confirm_totp(totp.at(clock.now))
     base = ["login", "--server", appliance.url, "--ca-file", str(appliance.ca_file), "-u", "ops-lead"]
     assert terminal.refused(*base, "--password-stdin", input=operator.password + "\n").startswith("invalid")
     # Each code logs in once (RFC 6238 §5.2): the confirming one is spent, so use the next one.
-    totp, now = pyotp.TOTP(secret), time.time()
-    terminal.ok(*base, "--totp", input=f"{operator.password}\n{totp.at(now + 30)}\n")
+    following = totp.at(clock.now + dt.timedelta(seconds=30))
+    terminal.ok(*base, "--totp", input=f"{operator.password}\n{following}\n")
     replayed = terminal.refused(
-        *base, "--password-stdin", "--totp-code", totp.at(now + 30), input=operator.password + "\n"
+        *base, "--password-stdin", "--totp-code", following, input=operator.password + "\n"
     )
     assert replayed.startswith("invalid")
 
@@ -129,16 +132,14 @@ def test_the_stored_session_never_goes_to_another_server(admin: Admin) -> None:
 
 
 def test_an_unreachable_server_exits_1_with_its_address(terminal: Admin) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"https://127.0.0.1:{port}"
-    message = terminal.refused(
-        "login", "--server", url, "-u", "x", "--password-stdin", input="pw\n", exit_code=1
-    )
-    assert message.startswith(f"cannot reach {url}: ")
-    terminal.env = {"GOVMOBILE_ADMIN_SERVER": url, "GOVMOBILE_ADMIN_TOKEN": "gmt_x"}
-    assert terminal.refused("device", "list", exit_code=1).startswith(f"cannot reach {url}")
+    with refusing_port() as port:
+        url = f"https://127.0.0.1:{port}"
+        message = terminal.refused(
+            "login", "--server", url, "-u", "x", "--password-stdin", input="pw\n", exit_code=1
+        )
+        assert message.startswith(f"cannot reach {url}: ")
+        terminal.env = {"GOVMOBILE_ADMIN_SERVER": url, "GOVMOBILE_ADMIN_TOKEN": "gmt_x"}
+        assert terminal.refused("device", "list", exit_code=1).startswith(f"cannot reach {url}")
 
 
 def test_an_untrusted_server_names_the_ca_file_option(

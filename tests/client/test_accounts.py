@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 
 import pyotp
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from govmobile.client import GovMobileClient
 from govmobile.client.errors import Conflict, NotFound, PermissionDenied, Throttled, Unauthenticated
 from govmobile.client.models import Role, TokenKind
+from tests.ca.conftest import Clock
 from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin, Department
@@ -40,17 +41,20 @@ def test_a_wrong_password_is_refused_without_saying_which_part(appliance: Applia
     assert client.connection.token is None
 
 
-def test_totp_once_confirmed_is_required(appliance: Appliance, operator: Login) -> None:
+def test_totp_once_confirmed_is_required(appliance: Appliance, operator: Login, clock: Clock) -> None:
+    # Codes come from the MDM's injected clock, never from the wall clock: a 30-second step
+    # boundary between two readings of the wall clock would make the "replayed" code a fresh one.
     with anonymous(appliance) as client:
         client.auth.login(operator.username, operator.password)
-        secret = pyotp.parse_uri(client.auth.start_totp().provisioning_uri).secret
-        client.auth.confirm_totp(pyotp.TOTP(secret).now())
+        totp = pyotp.parse_uri(client.auth.start_totp().provisioning_uri)
+        confirming = totp.at(clock.now)
+        client.auth.confirm_totp(confirming)
     with anonymous(appliance) as client:
         with pytest.raises(Unauthenticated):
             client.auth.login(operator.username, operator.password)
         with pytest.raises(Unauthenticated):  # the confirming code works once only (RFC 6238 §5.2)
-            client.auth.login(operator.username, operator.password, pyotp.TOTP(secret).now())
-        next_code = pyotp.TOTP(secret).at(time.time() + 30)
+            client.auth.login(operator.username, operator.password, confirming)
+        next_code = totp.at(clock.now + dt.timedelta(seconds=30))
         client.auth.login(operator.username, operator.password, next_code)
         assert client.auth.me().username == operator.username
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
@@ -22,12 +21,7 @@ from govmobile.client.errors import (
 )
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.servers import refusing_port
 
 
 def test_tls_is_verified_against_the_appliance_root(appliance: Appliance, platform: Admin) -> None:
@@ -68,9 +62,10 @@ def test_plain_http_is_accepted_only_on_loopback() -> None:
 
 
 def test_an_unreachable_server_is_named() -> None:
-    url = f"https://127.0.0.1:{closed_port()}"
-    with GovMobileClient(url, token="gmt_x") as client, pytest.raises(ConnectionFailed) as failed:
-        client.auth.me()
+    with refusing_port() as port:
+        url = f"https://127.0.0.1:{port}"
+        with GovMobileClient(url, token="gmt_x") as client, pytest.raises(ConnectionFailed) as failed:
+            client.auth.me()
     assert str(failed.value).startswith(f"cannot reach {url}: ")
     assert not isinstance(failed.value, TlsUntrusted)
 

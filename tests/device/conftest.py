@@ -116,6 +116,7 @@ def _fresh_hooks(clock: Clock, gateway: GatewayStub) -> None:
     gateway.rewrite_checkin = None
     gateway.refused.clear()
     gateway.paths.clear()
+    gateway.paths_by_serial.clear()
     gateway.requests = 0
 
 

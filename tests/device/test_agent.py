@@ -193,10 +193,12 @@ def test_one_process_at_a_time(active: Tablet, platform: Admin) -> None:
     assert handle is not None
     assert active.store.try_lock() is None
     send(platform, active.device_id, "lock", {"message": "held"})
-    threading.Timer(0.5, store.unlock, args=(handle,)).start()
+    releasing = threading.Timer(0.5, store.unlock, args=(handle,))
+    releasing.start()
     started = time.monotonic()
     active.ok("checkin")
     assert time.monotonic() - started >= 0.4
+    releasing.join()
     assert active.store.load_state().locked is True
 
     held = active.store.try_lock()

@@ -99,7 +99,7 @@ def test_heartbeat_checks_in_again(enrolled: Tablet, gateway: GatewayStub) -> No
 
 
 def test_renewal_while_running_moves_the_long_poll_to_the_new_certificate(
-    enrolled: Tablet, platform: Admin, clock: Clock
+    enrolled: Tablet, platform: Admin, clock: Clock, gateway: GatewayStub
 ) -> None:
     device_id = enrolled.device_id
     enrolled.ok("checkin")
@@ -108,9 +108,10 @@ def test_renewal_while_running_moves_the_long_poll_to_the_new_certificate(
     logs: list[str] = []
     with running(enrolled, heartbeat=600, logs=logs):
         eventually(lambda: enrolled.store.load_identity().certificate.serial_number != old)
+        new = enrolled.store.load_identity().certificate.serial_number
         # The old certificate is revoked once the new one is used; only a long-poll on the new
-        # certificate can still deliver this wake-up.
-        time.sleep(0.3)
+        # certificate can still deliver this wake-up, so send it once that long-poll is open.
+        eventually(lambda: gateway.paths_by_serial[("/api/v1/device/wait", new)] >= 1)
         command = send(platform, device_id, "message", {"text": "after renewal"})
         eventually(lambda: command_of(platform, command)["state"] == "acknowledged")
     assert any("certificate renewed" in line for line in logs)

@@ -138,6 +138,56 @@ class Gateway:
         self.wait_until(lambda: not self.workers() & old_workers, timeout)
 
 
+def gateway_settings(
+    database_url: str, ca_url: str, mdm_url: str, tls: GatewayTls, directory: Path, **overrides: Any
+) -> GatewaySettings:
+    """A gateway on free loopback ports, its files under ``directory``; ``overrides`` change settings."""
+    return GatewaySettings(
+        database_url=database_url,
+        listen_port=free_port(),
+        public_hostname="localhost",
+        public_listen=f"127.0.0.1:{free_port()}",
+        management_listen=f"127.0.0.1:{free_port()}",
+        public_tls_cert=tls.public[0],
+        public_tls_key=tls.public[1],
+        management_tls_cert=tls.management[0],
+        management_tls_key=tls.management[1],
+        client_ca_file=tls.client_ca,
+        root_crl_file=tls.root_crl,
+        internal_ca_file=tls.root,
+        ca_url=ca_url,
+        mdm_url=mdm_url,
+        gateway_secret=GATEWAY_SECRET,  # type: ignore[arg-type]
+        run_dir=directory / "run",
+        keys_dir=directory / "keys",
+        poll_interval_seconds=0.2,
+        access_summary_seconds=3600,
+        log_to_stdout=False,
+        worker_processes="2",
+        client_timeout_seconds=3,
+        **overrides,
+    )
+
+
+def _port(listen: str) -> int:
+    return int(listen.rsplit(":", 1)[1])
+
+
+@contextlib.contextmanager
+def running_gateway(app: Any, settings: GatewaySettings) -> Iterator[None]:
+    """Serve the control plane (which runs nginx); afterwards, nginx must have stopped with it.
+
+    A data plane left running would hold its ports, and its process object, collected later,
+    would fail whichever test happens to run then (ResourceWarning from ``Popen.__del__``)."""
+    with serving(app, port=settings.listen_port):
+        yield
+    nginx = app.state.nginx
+    if nginx.pid is not None:
+        left = nginx.pid
+        nginx.stop()
+        pytest.fail(f"nginx (pid {left}) was still running after the gateway's control plane stopped")
+
+
 @pytest.fixture
 def gateway_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings a test changes (``@pytest.mark.parametrize(..., indirect=True)``)."""
@@ -155,34 +205,10 @@ def gateway(
     clock: Clock,
     gateway_overrides: dict[str, Any],
 ) -> Iterator[Gateway]:
-    control_port, public_port, management_port = free_port(), free_port(), free_port()
-    settings = GatewaySettings(
-        database_url=database_url,
-        listen_port=control_port,
-        public_hostname="localhost",
-        public_listen=f"127.0.0.1:{public_port}",
-        management_listen=f"127.0.0.1:{management_port}",
-        public_tls_cert=gateway_tls.public[0],
-        public_tls_key=gateway_tls.public[1],
-        management_tls_cert=gateway_tls.management[0],
-        management_tls_key=gateway_tls.management[1],
-        client_ca_file=gateway_tls.client_ca,
-        root_crl_file=gateway_tls.root_crl,
-        internal_ca_file=gateway_tls.root,
-        ca_url=ca_url,
-        mdm_url=mdm_url,
-        gateway_secret=GATEWAY_SECRET,  # type: ignore[arg-type]
-        run_dir=tmp_path / "run",
-        keys_dir=tmp_path / "keys",
-        poll_interval_seconds=0.2,
-        access_summary_seconds=3600,
-        log_to_stdout=False,
-        worker_processes="2",
-        client_timeout_seconds=3,
-        **gateway_overrides,
-    )
+    settings = gateway_settings(database_url, ca_url, mdm_url, gateway_tls, tmp_path, **gateway_overrides)
     app = create_app(settings, database=database, clock=clock)
-    with serving(app, port=control_port):
+    with running_gateway(app, settings):
+        public_port, management_port = _port(settings.public_listen), _port(settings.management_listen)
         yield Gateway(
             f"https://localhost:{public_port}",
             f"https://localhost:{management_port}",

@@ -22,8 +22,16 @@ def test_long_poll_times_out_quietly(enrolled: ScriptedDevice) -> None:
     assert time.monotonic() - started >= 0.45
 
 
+def long_polls_held(http: httpx.Client) -> float:
+    """What the MDM's metrics say about the long-polls it holds now."""
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("govmobile_mdm_long_polls "):
+            return float(line.split()[-1])
+    raise AssertionError("the MDM publishes no govmobile_mdm_long_polls")
+
+
 def test_queueing_a_command_wakes_the_waiting_device(
-    enrolled: ScriptedDevice, platform: Admin, mdm_url: str
+    enrolled: ScriptedDevice, platform: Admin, mdm_url: str, http: httpx.Client
 ) -> None:
     enrolled.checkin()
     outcome: dict[str, object] = {}
@@ -36,13 +44,21 @@ def test_queueing_a_command_wakes_the_waiting_device(
             ).json()
             outcome["seconds"] = time.monotonic() - started
 
+    assert long_polls_held(http) == 0
     waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.5)
+    # Queue only once the MDM holds the long-poll: queued earlier, the command would be found
+    # pending at once and the wake-up itself would go untested.
+    deadline = time.monotonic() + 20
+    while long_polls_held(http) < 1:
+        assert time.monotonic() < deadline, "the MDM never held the long-poll"
+        time.sleep(0.02)
     queue(platform, enrolled, "lock")
     waiter.join(timeout=25)
+    assert not waiter.is_alive()
     assert outcome["body"] == {"wake": True}
-    assert float(outcome["seconds"]) < 5  # type: ignore[arg-type]
+    assert float(outcome["seconds"]) < 15  # type: ignore[arg-type]  # woken, not timed out at 20 s
+    assert long_polls_held(http) == 0
 
 
 def test_pending_commands_wake_at_once(enrolled: ScriptedDevice, platform: Admin) -> None:

@@ -136,6 +136,8 @@ class GatewayStub:
         self._handlers: set[asyncio.Task[None]] = set()
         self.requests = 0
         self.paths: Counter[str] = Counter()
+        #: Requests by path and the serial number of the client certificate they came with.
+        self.paths_by_serial: Counter[tuple[str, int | None]] = Counter()
         self.refused: list[str] = []
         #: Faults for tests, applied to the next check-ins in order: "pass" lets one through,
         #: "drop-before" closes the connection without forwarding (the MDM never sees it),
@@ -194,7 +196,9 @@ class GatewayStub:
     def stop(self) -> None:
         self.request_stop()
         if self._thread is not None:
-            self._thread.join(timeout=20)
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                raise RuntimeError("the gateway stub did not stop within 60 s")
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
@@ -217,6 +221,7 @@ class GatewayStub:
         self._handlers.add(handler)
         ssl_object = writer.get_extra_info("ssl_object")
         der: bytes | None = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        serial = x509.load_der_x509_certificate(der).serial_number if der is not None else None
         try:
             while True:
                 try:
@@ -230,6 +235,7 @@ class GatewayStub:
                     break
                 self.requests += 1
                 self.paths[request.path] += 1
+                self.paths_by_serial[(request.path, serial)] += 1
                 fault = (
                     self.checkin_faults.pop(0)
                     if request.path == CHECKIN_PATH and self.checkin_faults

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +27,7 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.background import BackgroundJobs
 from govmobile.web.operations import operation_routes
 
 log = logging.getLogger("govmobile.ca")
@@ -81,11 +81,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(authority.refresh_crl_if_due)
-        refresher = asyncio.create_task(_keep_crl_fresh(authority, settings.crl_check_interval_seconds))
+        jobs = BackgroundJobs()
+        # Regenerates before nextUpdate, and after a revocation whose CRL was lost to a crash.
+        jobs.every(
+            settings.crl_check_interval_seconds,
+            lambda: run_in_threadpool(authority.refresh_crl_if_due),
+            failure="could not refresh the CRL; will retry",
+            logger=log,
+        )
         try:
             yield
         finally:
-            refresher.cancel()
+            await jobs.stop()
 
     app = FastAPI(
         title="GovMobile certificate authority",
@@ -108,13 +115,3 @@ def app_from_environment() -> FastAPI:
     settings = load_settings(CAServiceSettings)
     configure_logging(settings.log_level)
     return create_app(settings)
-
-
-async def _keep_crl_fresh(authority: Authority, interval: float) -> None:
-    # Regenerates before nextUpdate, and after a revocation whose CRL was lost to a crash.
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await run_in_threadpool(authority.refresh_crl_if_due)
-        except Exception:
-            log.exception("could not refresh the CRL; will retry")

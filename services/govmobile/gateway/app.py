@@ -34,6 +34,7 @@ from govmobile.gateway.routes import RouteAdministration
 from govmobile.gateway.settings import GatewaySettings
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.background import BackgroundJobs
 from govmobile.web.operations import operation_routes
 
 log = logging.getLogger("govmobile.gateway")
@@ -164,21 +165,8 @@ def create_app(
     ).set_function(access_memory_free)
 
     async def keep_in_step() -> None:
-        while True:
-            await asyncio.sleep(settings.poll_interval_seconds)
-            try:
-                await run_in_threadpool(controller.sync)
-                await run_in_threadpool(nginx.ensure_running)
-            except Exception:
-                log.exception("could not bring the data plane up to date")
-
-    async def summarise() -> None:
-        while True:
-            await asyncio.sleep(settings.access_summary_seconds)
-            try:
-                await run_in_threadpool(summariser.run_once)
-            except Exception:
-                log.exception("could not summarise the access log")
+        await run_in_threadpool(controller.sync)
+        await run_in_threadpool(nginx.ensure_running)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -189,14 +177,29 @@ def create_app(
             # nginx may have started before a later step failed: never leave it running alone.
             await run_in_threadpool(nginx.stop)
             raise
-        tasks = [asyncio.create_task(keep_in_step()), asyncio.create_task(summarise())]
+        jobs = BackgroundJobs()
+        jobs.every(
+            settings.poll_interval_seconds,
+            keep_in_step,
+            failure="could not bring the data plane up to date",
+            logger=log,
+        )
+        jobs.every(
+            settings.access_summary_seconds,
+            lambda: run_in_threadpool(summariser.run_once),
+            failure="could not summarise the access log",
+            logger=log,
+        )
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await run_in_threadpool(summariser.run_once)
-            await run_in_threadpool(nginx.stop)
+            # Only once no sync is in flight: a sync finishing after nginx.stop would find nginx
+            # gone and start it again (see govmobile.web.background).
+            await jobs.stop()
+            try:
+                await run_in_threadpool(summariser.run_once)
+            finally:
+                await run_in_threadpool(nginx.stop)
 
     app = FastAPI(
         title="GovMobile gateway control plane",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +21,7 @@ from govmobile.mdm.api.devices import device_routes
 from govmobile.mdm.api.directory import directory_routes
 from govmobile.mdm.api.enrollment import est_routes
 from govmobile.mdm.api.enrollment_tokens import enrollment_token_routes
-from govmobile.mdm.jobs import Maintenance, run_periodically
+from govmobile.mdm.jobs import Maintenance, maintenance_pass
 from govmobile.mdm.metrics import MdmMetrics
 from govmobile.mdm.registrar import Registrar
 from govmobile.mdm.service import Mdm
@@ -31,6 +30,7 @@ from govmobile.mdm.signer import CertificateSigner, HttpCertificateSigner
 from govmobile.mdm.wakeups import WakeupHub
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
+from govmobile.web.background import BackgroundJobs
 from govmobile.web.device_identity import (
     CLIENT_CERT_HEADER,
     GATEWAY_PROOF_HEADER,
@@ -90,6 +90,7 @@ def create_app(
         database, signer, checkin_retention=dt.timedelta(days=settings.checkin_retention_days), clock=clock
     )
     metrics = MdmMetrics(database)
+    metrics.long_polls.set_function(hub.waiting)
     authenticate = BearerAuthenticator(database, clock)
 
     def presented_certificate(request: Request) -> PresentedCertificate:
@@ -108,15 +109,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(hub.run()),
-            asyncio.create_task(run_periodically(maintenance, settings.maintenance_interval_seconds)),
-        ]
+        jobs = BackgroundJobs()
+        jobs.every(hub.poll_interval, hub.poll_once, failure="wake-up poll failed; retrying", at_once=True)
+        jobs.every(
+            settings.maintenance_interval_seconds,
+            lambda: maintenance_pass(maintenance),
+            failure="maintenance pass failed",
+        )
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
+            await jobs.stop()
 
     app = FastAPI(
         title="GovMobile MDM",

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -217,12 +216,8 @@ class Maintenance:
         return revoked
 
 
-async def run_periodically(maintenance: Maintenance, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            report = await run_in_threadpool(maintenance.run_once)
-            if any(vars(report).values()):
-                log.info("maintenance: %s", report)
-        except Exception:
-            log.exception("maintenance pass failed")
+async def maintenance_pass(maintenance: Maintenance) -> None:
+    """One maintenance pass off the event loop, logged when it did something."""
+    report = await run_in_threadpool(maintenance.run_once)
+    if any(vars(report).values()):
+        log.info("maintenance: %s", report)

@@ -47,19 +47,14 @@ class WakeupHub:
                     del self._waiters[device_id]
 
     def waiting(self) -> int:
-        return sum(len(events) for events in self._waiters.values())
+        """Long-polls held now (read from the metrics thread: copy before iterating)."""
+        return sum(len(events) for events in list(self._waiters.values()))
 
-    async def run(self) -> None:
-        """Poll for wake-ups until cancelled."""
-        while True:
-            try:
-                woken = await run_in_threadpool(self._poll)
-                for device_id in woken:
-                    for event in self._waiters.get(device_id, ()):
-                        event.set()
-            except Exception:
-                log.exception("wake-up poll failed; retrying")
-            await asyncio.sleep(self.poll_interval)
+    async def poll_once(self) -> None:
+        """Release the long-polls of the devices that got a wake-up since the last poll."""
+        for device_id in await run_in_threadpool(self._poll):
+            for event in self._waiters.get(device_id, ()):
+                event.set()
 
     def _poll(self) -> set[str]:
         with self.database.session() as session:
