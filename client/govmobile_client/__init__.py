@@ -5,10 +5,10 @@ models are its own (``models``), its errors are its own (``errors``), and every 
 checked against them.
 """
 
-from govmobile.client.api import GovMobileClient
-from govmobile.client.changes import PersonChange, PolicyChange, TenantChange
-from govmobile.client.queries import AuditFilter, BulkTarget, CertificateFilter, DeviceFilter
-from govmobile.client.routes import RouteSpec
+from govmobile_client.api import GovMobileClient
+from govmobile_client.changes import PersonChange, PolicyChange, TenantChange
+from govmobile_client.queries import AuditFilter, BulkTarget, CertificateFilter, DeviceFilter
+from govmobile_client.routes import RouteSpec
 
 __all__ = [
     "AuditFilter",

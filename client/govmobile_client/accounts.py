@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from govmobile.client.connection import Connection, segment
-from govmobile.client.errors import missing
-from govmobile.client.models import AdminAccount, ApiToken, IssuedToken, Me, Role, TotpStarted
+from govmobile_client.connection import Connection, segment
+from govmobile_client.errors import missing
+from govmobile_client.models import AdminAccount, ApiToken, IssuedToken, Me, Role, TotpStarted
 
 
 class Auth:

@@ -7,15 +7,15 @@ from types import TracebackType
 
 import httpx
 
-from govmobile.client.accounts import Admins, ApiTokens, Auth
-from govmobile.client.audit import Audit
-from govmobile.client.certificates import Certificates
-from govmobile.client.commands import Commands
-from govmobile.client.connection import DEFAULT_TIMEOUT, Connection
-from govmobile.client.devices import Devices, EnrollmentTokens
-from govmobile.client.directory import Groups, People, Tenants
-from govmobile.client.policies import Policies
-from govmobile.client.routes import Routes
+from govmobile_client.accounts import Admins, ApiTokens, Auth
+from govmobile_client.audit import Audit
+from govmobile_client.certificates import Certificates
+from govmobile_client.commands import Commands
+from govmobile_client.connection import DEFAULT_TIMEOUT, Connection
+from govmobile_client.devices import Devices, EnrollmentTokens
+from govmobile_client.directory import Groups, People, Tenants
+from govmobile_client.policies import Policies
+from govmobile_client.routes import Routes
 
 
 class GovMobileClient:

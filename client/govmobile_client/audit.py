@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from govmobile.client.connection import Connection
-from govmobile.client.models import AuditEvent, AuditPage, AuditVerification
-from govmobile.client.paging import follow
-from govmobile.client.queries import AuditFilter
+from govmobile_client.connection import Connection
+from govmobile_client.models import AuditEvent, AuditPage, AuditVerification
+from govmobile_client.paging import follow
+from govmobile_client.queries import AuditFilter
 
 #: The largest page the audit list serves.
 MAX_PAGE = 1000

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from govmobile.client.connection import Connection, segment
-from govmobile.client.models import Certificate, CertificatePage, Revocation
-from govmobile.client.paging import follow
-from govmobile.client.queries import CertificateFilter
+from govmobile_client.connection import Connection, segment
+from govmobile_client.models import Certificate, CertificatePage, Revocation
+from govmobile_client.paging import follow
+from govmobile_client.queries import CertificateFilter
 
 #: The largest page the certificate list serves.
 MAX_PAGE = 500

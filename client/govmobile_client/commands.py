@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from govmobile.client.connection import Connection, segment
-from govmobile.client.models import BulkOutcome, Command, CommandType
-from govmobile.client.queries import BulkTarget
+from govmobile_client.connection import Connection, segment
+from govmobile_client.models import BulkOutcome, Command, CommandType
+from govmobile_client.queries import BulkTarget
 
 
 class Commands:

@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from govmobile import __version__
-from govmobile.client.errors import (
+from govmobile_client.errors import (
     ConnectionFailed,
     NotConfigured,
     TlsUntrusted,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from govmobile.client.connection import Connection, segment
-from govmobile.client.models import Device, DeviceDetail, DevicePage, EnrollmentToken, IssuedEnrollmentToken
-from govmobile.client.paging import follow
-from govmobile.client.queries import DeviceFilter
+from govmobile_client.connection import Connection, segment
+from govmobile_client.models import Device, DeviceDetail, DevicePage, EnrollmentToken, IssuedEnrollmentToken
+from govmobile_client.paging import follow
+from govmobile_client.queries import DeviceFilter
 
 #: The largest page the device list serves.
 MAX_PAGE = 500

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from govmobile.client.changes import PersonChange, TenantChange
-from govmobile.client.connection import Connection, segment
-from govmobile.client.errors import AmbiguousReference, NotFound, missing
-from govmobile.client.models import Group, GroupDetail, Person, PersonDetail, Tenant
+from govmobile_client.changes import PersonChange, TenantChange
+from govmobile_client.connection import Connection, segment
+from govmobile_client.errors import AmbiguousReference, NotFound, missing
+from govmobile_client.models import Group, GroupDetail, Person, PersonDetail, Tenant
 
 #: The most people the API returns in one list call.
 PEOPLE_PAGE_LIMIT = 500

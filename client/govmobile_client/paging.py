@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from govmobile.client.models import Page
+from govmobile_client.models import Page
 
 ItemT = TypeVar("ItemT")
 CursorT = TypeVar("CursorT")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from govmobile.client.changes import PolicyChange
-from govmobile.client.connection import Connection, segment
-from govmobile.client.models import Policy
+from govmobile_client.changes import PolicyChange
+from govmobile_client.connection import Connection, segment
+from govmobile_client.models import Policy
 
 
 class Policies:

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from govmobile.client.models import CertificateStatus, DeviceState
+from govmobile_client.models import CertificateStatus, DeviceState
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from govmobile.client.connection import Connection, segment
-from govmobile.client.models import IdentityMode, Route
+from govmobile_client.connection import Connection, segment
+from govmobile_client.models import IdentityMode, Route
 
 
 class RouteSpec(BaseModel):

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from govmobile.ca.hierarchy import CaLayout
-from govmobile.client import GovMobileClient
+from govmobile_client import GovMobileClient
 from govmobile.core.database import Database
 from tests.client.management import Appliance, management_listener
 from tests.gateway import conftest as gateway_fixtures

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from govmobile.client import GovMobileClient, RouteSpec
-from govmobile.client.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from govmobile.client.models import IdentityMode, Role
+from govmobile_client import GovMobileClient, RouteSpec
+from govmobile_client.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from govmobile_client.models import IdentityMode, Role
 from govmobile.core.accounts import Role as ServerRole
 from govmobile.core.database import Database
 from tests.client.management import Appliance

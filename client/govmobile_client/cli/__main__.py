@@ -1,3 +1,3 @@
-from govmobile.admin_cli.main import main
+from govmobile_client.cli.main import main
 
 main()

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
-from govmobile.admin_cli.output import emit_json, fields, table
-from govmobile.client.models import AdminAccount, Role
+from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
+from govmobile_client.cli.output import emit_json, fields, table
+from govmobile_client.models import AdminAccount, Role
 
 # -- admin accounts ------------------------------------------------------------------------
 

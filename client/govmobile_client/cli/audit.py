@@ -6,16 +6,16 @@ import datetime as dt
 
 import click
 
-from govmobile.admin_cli.context import (
+from govmobile_client.cli.context import (
     AdminContext,
     AuditChainBroken,
     json_option,
     pass_admin,
     tenant_option,
 )
-from govmobile.admin_cli.output import cell, emit_json, fields, table
-from govmobile.admin_cli.times import Moment
-from govmobile.client import AuditFilter
+from govmobile_client.cli.output import cell, emit_json, fields, table
+from govmobile_client.cli.times import Moment
+from govmobile_client import AuditFilter
 
 DETAILS_WIDTH = 60
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from govmobile.admin_cli.context import (
+from govmobile_client.cli.context import (
     AdminContext,
     confirm,
     json_option,
@@ -14,10 +14,10 @@ from govmobile.admin_cli.context import (
     tenant_option,
     yes_option,
 )
-from govmobile.admin_cli.output import emit_json, fields, table
-from govmobile.admin_cli.times import Moment
-from govmobile.client import CertificateFilter
-from govmobile.client.models import CertificateStatus
+from govmobile_client.cli.output import emit_json, fields, table
+from govmobile_client.cli.times import Moment
+from govmobile_client import CertificateFilter
+from govmobile_client.models import CertificateStatus
 
 REASONS = (
     "unspecified, keyCompromise, caCompromise, affiliationChanged, superseded, "

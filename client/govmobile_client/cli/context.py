@@ -19,9 +19,9 @@ from typing import IO, Any, NoReturn
 
 import click
 
-from govmobile.admin_cli import config
-from govmobile.client import GovMobileClient
-from govmobile.client.errors import (
+from govmobile_client.cli import config
+from govmobile_client import GovMobileClient
+from govmobile_client.errors import (
     ClientError,
     ConnectionFailed,
     ServerError,
@@ -29,7 +29,7 @@ from govmobile.client.errors import (
     TlsUntrusted,
     UnexpectedAnswer,
 )
-from govmobile.client.models import Group, Person, Tenant
+from govmobile_client.models import Group, Person, Tenant
 
 EXIT_UNREACHABLE = 1
 EXIT_REFUSED = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from govmobile.admin_cli.context import (
+from govmobile_client.cli.context import (
     AdminContext,
     confirm,
     json_option,
@@ -12,9 +12,9 @@ from govmobile.admin_cli.context import (
     tenant_option,
     yes_option,
 )
-from govmobile.admin_cli.output import emit_json, fields, table
-from govmobile.client import DeviceFilter
-from govmobile.client.models import Device, DeviceState
+from govmobile_client.cli.output import emit_json, fields, table
+from govmobile_client import DeviceFilter
+from govmobile_client.models import Device, DeviceState
 
 DEVICE_COLUMNS = ["ID", "SERIAL", "MODEL", "OS", "STATE", "COMPLIANT", "LAST SEEN"]
 

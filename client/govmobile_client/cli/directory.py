@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
-from govmobile.admin_cli.output import emit_json, fields, table
-from govmobile.client import PersonChange, TenantChange
-from govmobile.client.models import Group, GroupDetail, Person, PersonDetail, Tenant
+from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
+from govmobile_client.cli.output import emit_json, fields, table
+from govmobile_client import PersonChange, TenantChange
+from govmobile_client.models import Group, GroupDetail, Person, PersonDetail, Tenant
 
 # -- tenants -------------------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
-from govmobile.admin_cli.output import emit_json, fields, qr_code, table
-from govmobile.client.models import EnrollmentToken
+from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
+from govmobile_client.cli.output import emit_json, fields, qr_code, table
+from govmobile_client.models import EnrollmentToken
 
 
 @click.group()

@@ -7,18 +7,18 @@ import os
 import click
 
 from govmobile import __version__
-from govmobile.admin_cli.accounts import admin, api_token
-from govmobile.admin_cli.audit import audit
-from govmobile.admin_cli.certificates import cert
-from govmobile.admin_cli.context import AdminContext, AdminGroup
-from govmobile.admin_cli.devices import device
-from govmobile.admin_cli.directory import group, person, tenant
-from govmobile.admin_cli.enrollment import token
-from govmobile.admin_cli.policies import policy
-from govmobile.admin_cli.queue import command
-from govmobile.admin_cli.routes import route
-from govmobile.admin_cli.sessions import login, logout, whoami
-from govmobile.admin_cli.totp import totp
+from govmobile_client.cli.accounts import admin, api_token
+from govmobile_client.cli.audit import audit
+from govmobile_client.cli.certificates import cert
+from govmobile_client.cli.context import AdminContext, AdminGroup
+from govmobile_client.cli.devices import device
+from govmobile_client.cli.directory import group, person, tenant
+from govmobile_client.cli.enrollment import token
+from govmobile_client.cli.policies import policy
+from govmobile_client.cli.queue import command
+from govmobile_client.cli.routes import route
+from govmobile_client.cli.sessions import login, logout, whoami
+from govmobile_client.cli.totp import totp
 
 
 @click.group(

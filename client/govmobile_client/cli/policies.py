@@ -6,10 +6,10 @@ import enum
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, fail, json_option, pass_admin
-from govmobile.admin_cli.output import emit_json, fields
-from govmobile.client import PolicyChange
-from govmobile.client.models import Policy
+from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin
+from govmobile_client.cli.output import emit_json, fields
+from govmobile_client import PolicyChange
+from govmobile_client.models import Policy
 
 
 class NoLimit(enum.Enum):

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from govmobile.admin_cli.context import (
+from govmobile_client.cli.context import (
     AdminContext,
     confirm,
     fail,
@@ -17,9 +17,9 @@ from govmobile.admin_cli.context import (
     tenant_option,
     yes_option,
 )
-from govmobile.admin_cli.output import emit_json, fields, table, when
-from govmobile.client import BulkTarget
-from govmobile.client.models import Command, CommandType, DeviceState
+from govmobile_client.cli.output import emit_json, fields, table, when
+from govmobile_client import BulkTarget
+from govmobile_client.models import Command, CommandType, DeviceState
 
 #: Commands that destroy data on the device: asked about before they are queued.
 DESTRUCTIVE = {CommandType.WIPE, CommandType.SELECTIVE_WIPE}

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, confirm, fail, json_option, pass_admin, yes_option
-from govmobile.admin_cli.output import emit_json, fields, table
-from govmobile.client import GovMobileClient, RouteSpec
-from govmobile.client.models import IdentityMode, Route
+from govmobile_client.cli.context import AdminContext, confirm, fail, json_option, pass_admin, yes_option
+from govmobile_client.cli.output import emit_json, fields, table
+from govmobile_client import GovMobileClient, RouteSpec
+from govmobile_client.models import IdentityMode, Route
 
 #: Which option sets which field of the route.
 _FIELD_OF = {

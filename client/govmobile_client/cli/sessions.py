@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from govmobile.admin_cli import config
-from govmobile.admin_cli.context import AdminContext, Unreachable, fail, json_option, pass_admin
-from govmobile.admin_cli.output import emit_json, fields, when
-from govmobile.client import GovMobileClient
-from govmobile.client.errors import ClientError, Unauthenticated
+from govmobile_client.cli import config
+from govmobile_client.cli.context import AdminContext, Unreachable, fail, json_option, pass_admin
+from govmobile_client.cli.output import emit_json, fields, when
+from govmobile_client import GovMobileClient
+from govmobile_client.errors import ClientError, Unauthenticated
 
 
 @click.command()

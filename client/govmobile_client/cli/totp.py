@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from govmobile.admin_cli.context import AdminContext, fail, json_option, pass_admin
-from govmobile.admin_cli.output import emit_json, fields, qr_code
-from govmobile.client import GovMobileClient
-from govmobile.client.errors import Conflict, InvalidRequest
+from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin
+from govmobile_client.cli.output import emit_json, fields, qr_code
+from govmobile_client import GovMobileClient
+from govmobile_client.errors import Conflict, InvalidRequest
 
 _CONFIRM_LATER = "confirm it with `govmobile-admin totp enable --code <code>`"
 
