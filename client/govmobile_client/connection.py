@@ -18,7 +18,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from govmobile import __version__
 from govmobile_client.errors import (
     ConnectionFailed,
     NotConfigured,
@@ -26,6 +25,7 @@ from govmobile_client.errors import (
     UnexpectedAnswer,
     api_error,
 )
+from govmobile_client.version import __version__
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ResultT = TypeVar("ResultT")

@@ -6,6 +6,7 @@ import datetime as dt
 
 import click
 
+from govmobile_client import AuditFilter
 from govmobile_client.cli.context import (
     AdminContext,
     AuditChainBroken,
@@ -15,7 +16,6 @@ from govmobile_client.cli.context import (
 )
 from govmobile_client.cli.output import cell, emit_json, fields, table
 from govmobile_client.cli.times import Moment
-from govmobile_client import AuditFilter
 
 DETAILS_WIDTH = 60
 

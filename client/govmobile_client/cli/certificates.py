@@ -6,6 +6,7 @@ import datetime as dt
 
 import click
 
+from govmobile_client import CertificateFilter
 from govmobile_client.cli.context import (
     AdminContext,
     confirm,
@@ -16,7 +17,6 @@ from govmobile_client.cli.context import (
 )
 from govmobile_client.cli.output import emit_json, fields, table
 from govmobile_client.cli.times import Moment
-from govmobile_client import CertificateFilter
 from govmobile_client.models import CertificateStatus
 
 REASONS = (

@@ -19,8 +19,8 @@ from typing import IO, Any, NoReturn
 
 import click
 
-from govmobile_client.cli import config
 from govmobile_client import GovMobileClient
+from govmobile_client.cli import config
 from govmobile_client.errors import (
     ClientError,
     ConnectionFailed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from govmobile_client import DeviceFilter
 from govmobile_client.cli.context import (
     AdminContext,
     confirm,
@@ -13,7 +14,6 @@ from govmobile_client.cli.context import (
     yes_option,
 )
 from govmobile_client.cli.output import emit_json, fields, table
-from govmobile_client import DeviceFilter
 from govmobile_client.models import Device, DeviceState
 
 DEVICE_COLUMNS = ["ID", "SERIAL", "MODEL", "OS", "STATE", "COMPLIANT", "LAST SEEN"]

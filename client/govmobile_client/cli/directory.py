@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from govmobile_client import PersonChange, TenantChange
 from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin, tenant_option
 from govmobile_client.cli.output import emit_json, fields, table
-from govmobile_client import PersonChange, TenantChange
 from govmobile_client.models import Group, GroupDetail, Person, PersonDetail, Tenant
 
 # -- tenants -------------------------------------------------------------------------------

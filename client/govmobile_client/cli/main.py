@@ -6,7 +6,6 @@ import os
 
 import click
 
-from govmobile import __version__
 from govmobile_client.cli.accounts import admin, api_token
 from govmobile_client.cli.audit import audit
 from govmobile_client.cli.certificates import cert
@@ -19,6 +18,7 @@ from govmobile_client.cli.queue import command
 from govmobile_client.cli.routes import route
 from govmobile_client.cli.sessions import login, logout, whoami
 from govmobile_client.cli.totp import totp
+from govmobile_client.version import __version__
 
 
 @click.group(

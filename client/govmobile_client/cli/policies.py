@@ -6,9 +6,9 @@ import enum
 
 import click
 
+from govmobile_client import PolicyChange
 from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin
 from govmobile_client.cli.output import emit_json, fields
-from govmobile_client import PolicyChange
 from govmobile_client.models import Policy
 
 

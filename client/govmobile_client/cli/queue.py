@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from govmobile_client import BulkTarget
 from govmobile_client.cli.context import (
     AdminContext,
     confirm,
@@ -18,7 +19,6 @@ from govmobile_client.cli.context import (
     yes_option,
 )
 from govmobile_client.cli.output import emit_json, fields, table, when
-from govmobile_client import BulkTarget
 from govmobile_client.models import Command, CommandType, DeviceState
 
 #: Commands that destroy data on the device: asked about before they are queued.

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from govmobile_client import GovMobileClient, RouteSpec
 from govmobile_client.cli.context import AdminContext, confirm, fail, json_option, pass_admin, yes_option
 from govmobile_client.cli.output import emit_json, fields, table
-from govmobile_client import GovMobileClient, RouteSpec
 from govmobile_client.models import IdentityMode, Route
 
 #: Which option sets which field of the route.

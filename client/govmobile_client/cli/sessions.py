@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from govmobile_client import GovMobileClient
 from govmobile_client.cli import config
 from govmobile_client.cli.context import AdminContext, Unreachable, fail, json_option, pass_admin
 from govmobile_client.cli.output import emit_json, fields, when
-from govmobile_client import GovMobileClient
 from govmobile_client.errors import ClientError, Unauthenticated
 
 

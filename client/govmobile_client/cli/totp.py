@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from govmobile_client import GovMobileClient
 from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin
 from govmobile_client.cli.output import emit_json, fields, qr_code
-from govmobile_client import GovMobileClient
 from govmobile_client.errors import Conflict, InvalidRequest
 
 _CONFIRM_LATER = "confirm it with `govmobile-admin totp enable --code <code>`"
