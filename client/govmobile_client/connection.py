@@ -1,8 +1,9 @@
 """One HTTP connection to the appliance's admin API: base URL, TLS trust, bearer token, errors.
 
 In the appliance, the gateway's management listener (``https://127.0.0.1:8443`` by default)
-routes ``/api/v1/certificates`` to the CA, ``/api/v1/routes`` to the gateway's own control
-plane and the rest of ``/api/v1`` to the MDM, so one base URL reaches the whole admin API.
+passes each admin-API path to the service that serves it, so one base URL reaches the whole
+admin API. Which service that is, is the gateway's business (its map of the admin API,
+``govmobile/gateway/dataplane/admin_api.py``, which the tests check every path here against).
 """
 
 from __future__ import annotations
