@@ -33,7 +33,7 @@ ensure_venv() {
   local stamp="$VENV/.govmobile-lock"
   local want
   want=$(cd "$GOVMOBILE_ROOT" && cat requirements/dev.txt services/pyproject.toml \
-    device/pyproject.toml demo/office/pyproject.toml | sha256sum | cut -d' ' -f1)
+    client/pyproject.toml device/pyproject.toml demo/office/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
   fi
@@ -41,8 +41,12 @@ ensure_venv() {
   say "creating the controller virtual environment in $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --require-hashes -r "$GOVMOBILE_ROOT/requirements/dev.txt"
-  # The server package, the device agent and the demo intranet app, as editable installs.
+  # The server package, the device agent and the demo intranet app, as editable installs; then
+  # the admin client and govmobile-admin. Apart, because the server package shipped the
+  # govmobile-admin script before: replacing an old install of it removes that script, and
+  # must do so before the client writes its own.
   "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/services" -e "$GOVMOBILE_ROOT/device" \
     -e "$GOVMOBILE_ROOT/demo/office"
+  "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/client"
   echo "$want" >"$stamp"
 }

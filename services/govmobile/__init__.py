@@ -8,7 +8,9 @@ Packages, from the inside out:
   health and metrics). The only place where domain errors become status codes' helpers live.
 - ``govmobile.ca``, ``govmobile.mdm``, ``govmobile.gateway``: the services. They never import
   each other; they talk over HTTP.
-- ``govmobile.client``: the one typed HTTP client that the admin CLI and the console use.
+
+The typed client and ``govmobile-admin`` are a distribution of their own (``client/``,
+``govmobile_client``), so that nothing that talks to the appliance carries the server.
 """
 
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from govmobile.admin_cli.main import cli
+from govmobile_client.cli.main import cli
 from tests.client import conftest as shared
 from tests.client.conftest import Login
 from tests.client.management import Appliance

@@ -22,7 +22,7 @@ SCRIPT = Path(sys.executable).parent / "govmobile-admin"
 
 @pytest.fixture
 def run(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    assert SCRIPT.exists(), f"{SCRIPT} is missing: run `.venv/bin/pip install --no-deps -e services`"
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: run `.venv/bin/pip install --no-deps -e client`"
     base = {k: v for k, v in os.environ.items() if not k.startswith("GOVMOBILE_ADMIN_")}
     base["GOVMOBILE_ADMIN_CONFIG"] = str(tmp_path / "admin.json")
 

@@ -9,8 +9,8 @@ import stat
 import pyotp
 import pytest
 
-from govmobile.client import GovMobileClient
-from govmobile.client.errors import Unauthenticated
+from govmobile_client import GovMobileClient
+from govmobile_client.errors import Unauthenticated
 from tests.admin_cli.conftest import Admin
 from tests.ca.conftest import Clock
 from tests.client.conftest import Login, make_login

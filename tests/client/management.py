@@ -1,13 +1,17 @@
 """The gateway's management listener, as the admin API's clients see it, for tests.
 
-In the appliance, ``https://127.0.0.1:8443`` routes ``/api/v1/certificates`` to the CA and the
-rest of ``/api/v1`` to the MDM, with a service certificate from the appliance CA. Here a small
-reverse proxy does the same in front of the test CA and MDM, over real TLS with a service
-certificate that the test CA signs through its registration-authority API, as deployment does.
+In the appliance, ``https://127.0.0.1:8443`` passes each admin-API path to the service the map
+of the admin API names (``govmobile.gateway.dataplane.admin_api``), with a service certificate
+from the appliance CA. Here a small reverse proxy routes by the same map in front of the test CA
+and MDM, over real TLS with a service certificate that the test CA signs through its
+registration-authority API, as deployment does. The gateway's own routes API is not behind it
+(its tests use the real gateway): a request for it is answered 502, as nginx answers for a
+service that is down.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import Receive, Scope, Send
 
+from govmobile.gateway.dataplane.admin_api import Service, service_for
 from tests.ca.conftest import DEPLOY_SECRET
 from tests.support.pki import csr_pem
 from tests.support.servers import serving
@@ -34,11 +39,10 @@ class Appliance:
 
 
 class ManagementListener:
-    """Pure ASGI reverse proxy: certificates to the CA, everything else to the MDM."""
+    """Pure ASGI reverse proxy: each path to the service the admin API's map names."""
 
-    def __init__(self, ca_url: str, mdm_url: str) -> None:
-        self.ca_url = ca_url
-        self.mdm_url = mdm_url
+    def __init__(self, services: dict[Service, str]) -> None:
+        self.services = services
         self._upstream: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,9 +57,11 @@ class ManagementListener:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        path: str = scope["path"]
-        to_ca = path == "/api/v1/certificates" or path.startswith("/api/v1/certificates/")
-        url = (self.ca_url if to_ca else self.mdm_url) + scope["raw_path"].decode()
+        service = service_for(scope["path"])
+        if service is None or service not in self.services:
+            await _answer(send, 404 if service is None else 502)
+            return
+        url = self.services[service] + scope["raw_path"].decode()
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode()
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
@@ -81,6 +87,18 @@ class ManagementListener:
                     await self._upstream.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _answer(send: Send, status: int) -> None:
+    """What nginx answers itself: nothing served here (404), or the service is down (502)."""
+    error, message = {
+        404: ("not_found", "nothing is served at this address"),
+        502: ("upstream_unavailable", "the service behind this address is not answering; try again shortly"),
+    }[status]
+    body = json.dumps({"error": error, "message": message})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 def service_certificate(ca_url: str, directory: Path) -> tuple[Path, Path]:
@@ -110,6 +128,8 @@ def service_certificate(ca_url: str, directory: Path) -> tuple[Path, Path]:
 def management_listener(ca_url: str, mdm_url: str, root: Path, directory: Path) -> Iterator[Appliance]:
     certificate, key = service_certificate(ca_url, directory)
     with serving(
-        ManagementListener(ca_url, mdm_url), ssl_certfile=str(certificate), ssl_keyfile=str(key)
+        ManagementListener({Service.CA: ca_url, Service.MDM: mdm_url}),
+        ssl_certfile=str(certificate),
+        ssl_keyfile=str(key),
     ) as url:
         yield Appliance(url, root)

@@ -7,9 +7,9 @@ import datetime as dt
 import pyotp
 import pytest
 
-from govmobile.client import GovMobileClient
-from govmobile.client.errors import Conflict, NotFound, PermissionDenied, Throttled, Unauthenticated
-from govmobile.client.models import Role, TokenKind
+from govmobile_client import GovMobileClient
+from govmobile_client.errors import Conflict, NotFound, PermissionDenied, Throttled, Unauthenticated
+from govmobile_client.models import Role, TokenKind
 from tests.ca.conftest import Clock
 from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance

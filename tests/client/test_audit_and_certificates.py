@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from govmobile.client import AuditFilter, CertificateFilter, GovMobileClient
-from govmobile.client.errors import NotFound, PermissionDenied
-from govmobile.client.models import CertificateStatus
 from govmobile.core.database import Database
+from govmobile_client import AuditFilter, CertificateFilter, GovMobileClient
+from govmobile_client.errors import NotFound, PermissionDenied
+from govmobile_client.models import CertificateStatus
 from tests.client.conftest import break_audit_chain, make_login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin, Department

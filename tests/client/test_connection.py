@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from govmobile.ca.hierarchy import CaLayout
-from govmobile.client import GovMobileClient
-from govmobile.client.errors import (
+from govmobile_client import GovMobileClient
+from govmobile_client.errors import (
     ConnectionFailed,
     InvalidRequest,
     NotConfigured,

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from govmobile.client import BulkTarget, DeviceFilter, GovMobileClient, PolicyChange
-from govmobile.client.errors import Conflict, InvalidRequest, NotConfigured, NotFound
-from govmobile.client.models import CommandState, CommandType, DeviceState
+from govmobile_client import BulkTarget, DeviceFilter, GovMobileClient, PolicyChange
+from govmobile_client.errors import Conflict, InvalidRequest, NotConfigured, NotFound
+from govmobile_client.models import CommandState, CommandType, DeviceState
 from tests.client.conftest import make_login
 from tests.client.management import Appliance
 from tests.mdm.conftest import Admin, Department

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from govmobile.client import GovMobileClient, PersonChange, TenantChange
-from govmobile.client.errors import AmbiguousReference, Conflict, NotFound
+from govmobile_client import GovMobileClient, PersonChange, TenantChange
+from govmobile_client.errors import AmbiguousReference, Conflict, NotFound
 
 
 def test_tenants_by_slug_or_id(client: GovMobileClient) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from govmobile.client import GovMobileClient, RouteSpec
-from govmobile.client.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from govmobile.client.models import IdentityMode, Role
 from govmobile.core.accounts import Role as ServerRole
 from govmobile.core.database import Database
+from govmobile_client import GovMobileClient, RouteSpec
+from govmobile_client.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from govmobile_client.models import IdentityMode, Role
 from tests.client.management import Appliance
 from tests.gateway.conftest import Gateway
 from tests.mdm.conftest import Department

@@ -2,7 +2,8 @@
 one for the device API (public listener), each merged from the services that serve it.
 
 Every service generates its own document from its code; the gateway knows which of their paths
-each listener passes on (the tables below follow ``dataplane/templates/nginx.conf.j2``) and what
+each listener passes on (the admin API's map is ``dataplane/admin_api.py``, which nginx's
+management server is rendered from; the device listener's table follows ``nginx.conf.j2``) and what
 it answers itself before a request reaches a service, so it is the one that can put them
 together truthfully. The documents are built when first asked for and kept for a minute.
 """
@@ -18,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from govmobile.core.errors import UnavailableDependency
+from govmobile.gateway.dataplane.admin_api import ADMIN_API, Service, service_for
 from govmobile.web.openapi import METHODS, Document, add_response, merge
 from govmobile.web.openapi import errors as error_responses
 
@@ -30,12 +32,14 @@ def _prefixed(*prefixes: str, but: Sequence[str] = ()) -> Callable[[str], bool]:
     return lambda path: path.startswith(prefixes) and not path.startswith(tuple(but))
 
 
-#: Management listener: what nginx passes to which service (``location`` blocks, most specific first).
-ADMIN_LISTENER: dict[str, Callable[[str], bool]] = {
-    "ca": _prefixed("/api/v1/certificates"),
-    "control": _prefixed("/api/v1/routes"),
+def _admin_api(service: Service) -> Callable[[str], bool]:
     # Device endpoints reach the MDM here too, but without a certificate they can only refuse.
-    "mdm": _prefixed("/api/", but=("/api/v1/certificates", "/api/v1/routes", "/api/v1/device/")),
+    return lambda path: service_for(path) is service and not path.startswith("/api/v1/device/")
+
+
+#: Management listener: what nginx passes to which service (``dataplane/admin_api.py``).
+ADMIN_LISTENER: dict[str, Callable[[str], bool]] = {
+    prefix.service.value: _admin_api(prefix.service) for prefix in ADMIN_API
 }
 #: Public listener: what devices reach.
 DEVICE_LISTENER: dict[str, Callable[[str], bool]] = {

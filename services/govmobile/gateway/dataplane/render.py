@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jinja2
 
+from govmobile.gateway.dataplane.admin_api import ADMIN_API, Service
 from govmobile.gateway.models import IdentityMode, Route
 
 _TEMPLATES = jinja2.Environment(
@@ -182,6 +183,8 @@ def render(
         crl_file=str(layout.crl),
         lua_dir=str(LUA_DIR),
         routes=rendered,
+        admin_api=ADMIN_API,
+        admin_upstreams={Service.CA: inputs.ca, Service.MDM: inputs.mdm, Service.CONTROL: inputs.control},
         **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(inputs).items()},
     )
     return text, skipped

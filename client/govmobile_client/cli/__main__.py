@@ -1,0 +1,3 @@
+from govmobile_client.cli.main import main
+
+main()

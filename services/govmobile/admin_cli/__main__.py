@@ -1,3 +1,0 @@
-from govmobile.admin_cli.main import main
-
-main()
