@@ -20,7 +20,7 @@ class MdmSettings(ServiceSettings):
     ca_url: str = "https://ca.govmobile.internal:8001"
     ca_ra_name: str = "mdm"
     ca_ra_secret: SecretStr | None = None
-    #: The secret the gateway sends with every device request it vouches for (see mdm/identity.py).
+    #: The secret the gateway sends with every device request it vouches for (see govmobile/web/device_identity.py).
     gateway_secret: SecretStr | None = None
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     long_poll_seconds: float = Field(default=55.0, gt=0, le=300)
