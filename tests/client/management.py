@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import Receive, Scope, Send
 
-from tests.ca.conftest import DEPLOY_SECRET
+from tests.support.ca import DEPLOY_SECRET
 from tests.support.pki import csr_pem
 from tests.support.servers import serving
 
