@@ -52,6 +52,7 @@ from cryptography.x509.oid import NameOID
 from bench.machine import describe
 from bench.support.appliance import Appliance, run, start_appliance, write_key
 from bench.support.load import LoadResult, run_ab
+from bench.support.postures import COMPLIANT_POSTURE
 from bench.support.procs import Processes, cpu_seconds, free_port, wait_until
 
 CONCURRENCY = 16
@@ -70,15 +71,6 @@ CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 )
-GOOD_POSTURE: dict[str, Any] = {
-    "os_name": "android",
-    "os_version": "14.0.2",
-    "storage_encrypted": True,
-    "passcode_set": True,
-    "rooted": False,
-    "installed_apps": [],
-    "battery_percent": 80,
-}
 TEMP_PATHS = "".join(
     f"    {kind}_temp_path {{run}}/tmp/{kind};\n"
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -221,7 +213,7 @@ class Device:
             base_url=self.appliance.public_url, verify=self.appliance.context(self.cert), timeout=30
         ) as client:
             response = client.post(
-                "/api/v1/device/checkin", json={"posture": GOOD_POSTURE, "results": results or []}
+                "/api/v1/device/checkin", json={"posture": COMPLIANT_POSTURE, "results": results or []}
             )
         if response.status_code != 200:
             raise SystemExit(f"check-in through the gateway: {response.status_code} {response.text}")

@@ -42,6 +42,7 @@ from sqlalchemy import func, insert, select, update
 from bench.machine import describe
 from bench.support.load import LoadResult, run_wrk, wrk_status_check
 from bench.support.pki import DeviceCertificate, ThrowawayCa
+from bench.support.postures import COMPLIANT_POSTURE
 from bench.support.procs import BIN, Processes, cpu_seconds, free_port, http_ok, wait_until
 from govmobile.ca.models import Certificate
 from govmobile.core.accounts import (
@@ -78,13 +79,8 @@ AIM_CHECKINS = 1000.0
 AIM_LIST_MS = 200.0
 
 GOOD_POSTURE: dict[str, Any] = {
-    "os_name": "android",
-    "os_version": "14.0.2",
-    "storage_encrypted": True,
-    "passcode_set": True,
-    "rooted": False,
+    **COMPLIANT_POSTURE,
     "installed_apps": ["gov.water.floodreport", "gov.interior.forms"],
-    "battery_percent": 80,
     "agent_version": "0.1.0",
 }
 #: What the MDM stores for that posture: a heartbeat with it changes no history.

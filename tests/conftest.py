@@ -1,4 +1,7 @@
-"""Fixtures shared by every test: real databases, a test CA, and servers on loopback."""
+"""Fixtures shared by every test: real databases and a test CA's keys, here; the servers on
+loopback (CA, MDM, the real gateway, the management listener) and the scripted device, in the
+plugins under ``tests/support/``. A suite's own conftest.py adds only what is its alone (the device
+agent's tests replace the servers with package-wide ones and a gateway stand-in)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,13 @@ from govmobile.ca.hierarchy import CaLayout
 from govmobile.core.database import Database
 from tests.support.databases import DatabaseFactory
 from tests.support.pki import make_ca
+
+pytest_plugins = [
+    "tests.support.ca",
+    "tests.support.mdm",
+    "tests.support.gateway",
+    "tests.support.client",
+]
 
 
 @pytest.fixture(scope="session")

@@ -13,39 +13,21 @@ import pytest
 from click.testing import CliRunner, Result
 
 from govmobile_client.cli.main import cli
-from tests.client import conftest as shared
-from tests.client.conftest import Login
 from tests.client.management import Appliance
+from tests.support.client import Login
 
-# The client tests' fixtures (and the MDM tests' they reuse), bound here for these tests too.
-clock = shared.clock
-ca_url = shared.ca_url
-signer = shared.signer
-mdm_app = shared.mdm_app
-mdm_url = shared.mdm_url
-http = shared.http
-platform = shared.platform
-water = shared.water
-fire = shared.fire
-device_factory = shared.device_factory
-enrolled = shared.enrolled
-appliance = shared.appliance
-client = shared.client
-operator = shared.operator
-gateway = shared.gateway
-gateway_overrides = shared.gateway_overrides
-gateway_tls = shared.gateway_tls
-management = shared.management
-upstream = shared.upstream
-mobile = shared.mobile
-gateway_appliance = shared.gateway_appliance
+
+def login_args(appliance: Appliance, *extra: str) -> tuple[str, ...]:
+    """``govmobile-admin login`` for ``appliance``, then ``extra`` (the credentials)."""
+    return ("login", "--server", appliance.url, "--ca-file", str(appliance.ca_file), *extra)
+
 
 #: Variables a developer's shell might carry into the tests; each test decides its own.
 _CLEARED = ("GOVMOBILE_ADMIN_SERVER", "GOVMOBILE_ADMIN_TOKEN", "GOVMOBILE_ADMIN_CA_FILE", "XDG_CONFIG_HOME")
 
 
 @dataclass
-class Admin:
+class Terminal:
     """One person at a terminal: a config file of their own, and the commands they type."""
 
     config_file: Path
@@ -79,11 +61,7 @@ class Admin:
 
     def login(self, appliance: Appliance, login: Login) -> str:
         return self.ok(
-            "login",
-            "--server",
-            appliance.url,
-            "--ca-file",
-            str(appliance.ca_file),
+            *login_args(appliance),
             "--username",
             login.username,
             "--password-stdin",
@@ -92,13 +70,13 @@ class Admin:
 
 
 @pytest.fixture
-def terminal(tmp_path: Path) -> Admin:
+def terminal(tmp_path: Path) -> Terminal:
     """An admin's terminal, not logged in yet."""
-    return Admin(tmp_path / "home" / ".config" / "govmobile" / "admin.json")
+    return Terminal(tmp_path / "home" / ".config" / "govmobile" / "admin.json")
 
 
 @pytest.fixture
-def admin(terminal: Admin, appliance: Appliance, operator: Login) -> Admin:
+def admin(terminal: Terminal, appliance: Appliance, operator: Login) -> Terminal:
     """A platform admin's terminal after `govmobile-admin login`."""
     terminal.login(appliance, operator)
     return terminal

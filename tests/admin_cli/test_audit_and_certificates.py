@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from govmobile.core.database import Database
-from tests.admin_cli.conftest import Admin, table_rows
-from tests.client.conftest import break_audit_chain
-from tests.mdm.conftest import Department
+from tests.admin_cli.conftest import Terminal, table_rows
+from tests.support.audit import break_audit_chain
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Department
 
 
-def test_audit_list_filters_and_pages(admin: Admin) -> None:
+def test_audit_list_filters_and_pages(admin: Terminal) -> None:
     for slug in ("t1", "t2", "t3"):
         admin.ok("tenant", "create", slug, "--name", slug.upper())
     first = admin.run("audit", "list", "--action", "tenant.created", "--limit", "2")
@@ -25,7 +25,7 @@ def test_audit_list_filters_and_pages(admin: Admin) -> None:
     assert "is neither a time" in admin.run("audit", "list", "--since", "yesterday").stderr
 
 
-def test_audit_verify_exit_codes(admin: Admin, database: Database) -> None:
+def test_audit_verify_exit_codes(admin: Terminal, database: Database) -> None:
     intact = admin.run("audit", "verify")
     assert intact.exit_code == 0
     assert intact.stdout.startswith("audit chain intact: ")
@@ -40,7 +40,7 @@ def test_audit_verify_exit_codes(admin: Admin, database: Database) -> None:
     assert '"first_broken_id": ' + str(broken_id) in as_json.stdout
 
 
-def test_certificates(admin: Admin, enrolled: ScriptedDevice, water: Department) -> None:
+def test_certificates(admin: Terminal, enrolled: ScriptedDevice, water: Department) -> None:
     listed = admin.json("cert", "list", "--device", enrolled.device_id)["items"]
     assert [(c["profile"], c["status"], c["tenant_id"]) for c in listed] == [
         ("device", "valid", water.tenant_id)

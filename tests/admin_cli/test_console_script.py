@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Login
+from tests.admin_cli.conftest import login_args
 from tests.client.management import Appliance
-from tests.mdm.conftest import Department
+from tests.support.client import Login
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Department
 from tests.support.servers import refusing_port
 
 SCRIPT = Path(sys.executable).parent / "govmobile-admin"
@@ -49,11 +50,7 @@ def test_the_console_script_end_to_end(
     device_factory: Callable[..., ScriptedDevice],
 ) -> None:
     wrong = run(
-        "login",
-        "--server",
-        appliance.url,
-        "--ca-file",
-        str(appliance.ca_file),
+        *login_args(appliance),
         "-u",
         "ops-lead",
         "--password-stdin",

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.admin_cli.conftest import Admin, table_rows
-from tests.client.conftest import make_login
+from tests.admin_cli.conftest import Terminal, table_rows
 from tests.client.management import Appliance
-from tests.mdm.conftest import Admin as ApiAdmin
-from tests.mdm.conftest import Department, new_token
+from tests.support.client import make_login
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department, new_token
 
 DeviceFactory = Callable[..., ScriptedDevice]
 
 
-def enroll(platform: ApiAdmin, department: Department, device_factory: DeviceFactory) -> ScriptedDevice:
+def enroll(platform: Admin, department: Department, device_factory: DeviceFactory) -> ScriptedDevice:
     device = device_factory()
     assert device.enroll(new_token(platform, department)).status_code == 200
     return device
 
 
 def test_device_list_pages_and_filters(
-    admin: Admin, platform: ApiAdmin, water: Department, device_factory: DeviceFactory
+    admin: Terminal, platform: Admin, water: Department, device_factory: DeviceFactory
 ) -> None:
     devices = [enroll(platform, water, device_factory) for _ in range(3)]
     ids = sorted(d.device_id for d in devices)
@@ -46,7 +45,7 @@ def test_device_list_pages_and_filters(
     assert admin.ok("device", "list", "--state", "lost") == "no devices\n"
 
 
-def test_device_show_and_retire(admin: Admin, enrolled: ScriptedDevice) -> None:
+def test_device_show_and_retire(admin: Terminal, enrolled: ScriptedDevice) -> None:
     enrolled.checkin()
     shown = admin.ok("device", "show", enrolled.device_id)
     assert f"serial:              {enrolled.serial_number}" in shown
@@ -67,7 +66,7 @@ def test_device_show_and_retire(admin: Admin, enrolled: ScriptedDevice) -> None:
     assert admin.refused("device", "retire", enrolled.device_id, "--yes") == "this device is already retired"
 
 
-def test_commands_send_list_show_cancel(admin: Admin, enrolled: ScriptedDevice) -> None:
+def test_commands_send_list_show_cancel(admin: Terminal, enrolled: ScriptedDevice) -> None:
     lock = admin.json("command", "send", enrolled.device_id, "lock", "--message", "Call IT", "--phone", "112")
     assert (lock["type"], lock["state"], lock["payload"]) == (
         "lock",
@@ -112,7 +111,7 @@ def test_commands_send_list_show_cancel(admin: Admin, enrolled: ScriptedDevice) 
 
 
 def test_bulk_preview_confirm_send(
-    admin: Admin, platform: ApiAdmin, water: Department, device_factory: DeviceFactory
+    admin: Terminal, platform: Admin, water: Department, device_factory: DeviceFactory
 ) -> None:
     for _ in range(2):
         enroll(platform, water, device_factory)
@@ -135,7 +134,7 @@ def test_bulk_preview_confirm_send(
     )
 
 
-def test_policy_show_and_set(admin: Admin, water: Department) -> None:
+def test_policy_show_and_set(admin: Terminal, water: Department) -> None:
     assert "version:            0 (defaults)" in admin.ok("policy", "show", "water")
     changed = admin.json(
         "policy", "set", "water",
@@ -170,9 +169,9 @@ def test_policy_show_and_set(admin: Admin, water: Department) -> None:
 
 
 def test_a_tenant_admin_cannot_reach_another_departments_device(
-    terminal: Admin,
+    terminal: Terminal,
     appliance: Appliance,
-    platform: ApiAdmin,
+    platform: Admin,
     water: Department,
     fire: Department,
     device_factory: DeviceFactory,

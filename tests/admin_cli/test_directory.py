@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from tests.admin_cli.conftest import Admin, table_rows
-from tests.client.conftest import Login
+from tests.admin_cli.conftest import Terminal, login_args, table_rows
 from tests.client.management import Appliance
+from tests.support.client import Login
 
 
-def test_tenants(admin: Admin) -> None:
+def test_tenants(admin: Terminal) -> None:
     made = admin.json("tenant", "create", "water", "--name", "Water Resources", "--max-devices", "50")
     assert (made["slug"], made["max_devices"]) == ("water", 50)
     admin.ok("tenant", "create", "fire", "--name", "Fire Brigade")
@@ -33,7 +33,7 @@ def test_tenants(admin: Admin) -> None:
     assert admin.refused("tenant", "show", "roads") == "no tenant 'roads'"
 
 
-def test_people_and_groups_by_name(admin: Admin) -> None:
+def test_people_and_groups_by_name(admin: Terminal) -> None:
     admin.ok("tenant", "create", "water", "--name", "Water")
     ana = admin.json(
         "person", "create", "ana", "--tenant", "water", "--name", "Ana Silva", "--email", "ana@w.example"
@@ -63,8 +63,8 @@ def test_people_and_groups_by_name(admin: Admin) -> None:
     assert "name must be 1-100 letters" in admin.refused("group", "create", "bad name!", "-t", "water")
 
 
-def test_admin_accounts_throttled_unlock_disable(admin: Admin, appliance: Appliance) -> None:
-    terminal = Admin(admin.config_file.with_name("lead.json"))  # the tenant admin's own terminal
+def test_admin_accounts_throttled_unlock_disable(admin: Terminal, appliance: Appliance) -> None:
+    terminal = Terminal(admin.config_file.with_name("lead.json"))  # the tenant admin's own terminal
     admin.ok("tenant", "create", "water", "--name", "Water")
     lead = Login("water-lead", "a long enough password")
     made = json.loads(
@@ -87,11 +87,7 @@ def test_admin_accounts_throttled_unlock_disable(admin: Admin, appliance: Applia
     rows = {r["USERNAME"]: r for r in table_rows(admin.ok("admin", "list"))}
     assert rows["water-lead"]["ROLE"] == "tenant_admin"
     login = [
-        "login",
-        "--server",
-        appliance.url,
-        "--ca-file",
-        str(appliance.ca_file),
+        *login_args(appliance),
         "-u",
         lead.username,
         "--password-stdin",

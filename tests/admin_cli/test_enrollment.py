@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import segno
 
-from tests.admin_cli.conftest import Admin, table_rows
-from tests.mdm.conftest import Department
+from tests.admin_cli.conftest import Terminal, table_rows
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Department
 
 #: What each half-block character says about its two rows of modules: (top light, bottom light).
 _HALVES = {"█": (True, True), "▀": (True, False), "▄": (False, True), " ": (False, False)}
@@ -33,7 +33,7 @@ def field(output: str, label: str) -> str:
 
 
 def test_token_create_prints_a_qr_code_of_a_token_that_enrolls(
-    admin: Admin, water: Department, device_factory: Callable[..., ScriptedDevice]
+    admin: Terminal, water: Department, device_factory: Callable[..., ScriptedDevice]
 ) -> None:
     out = admin.ok(
         "token", "create", "--tenant", "water", "--person", "water-inspector", "--group", "field-staff"
@@ -59,7 +59,7 @@ def test_token_create_prints_a_qr_code_of_a_token_that_enrolls(
 
 
 def test_token_options_json_and_revoke(
-    admin: Admin, water: Department, device_factory: Callable[..., ScriptedDevice]
+    admin: Terminal, water: Department, device_factory: Callable[..., ScriptedDevice]
 ) -> None:
     issued = admin.json(
         "token", "create", "-t", water.tenant_id, "-p", water.person_id, "--uses", "2", "--ttl-hours", "1"
@@ -80,7 +80,7 @@ def test_token_options_json_and_revoke(
 
 
 def test_a_reenrollment_token_for_a_device_hands_it_to_another_person(
-    admin: Admin, water: Department, device_factory: Callable[..., ScriptedDevice]
+    admin: Terminal, water: Department, device_factory: Callable[..., ScriptedDevice]
 ) -> None:
     tablet = device_factory()
     assert (

@@ -8,12 +8,12 @@ import pytest
 
 from govmobile.core.accounts import Role
 from govmobile.core.database import Database
-from tests.admin_cli.conftest import Admin, table_rows
+from tests.admin_cli.conftest import Terminal, table_rows
 from tests.client.management import Appliance
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin as ApiAdmin
-from tests.mdm.conftest import Department
 from tests.support.admins import make_admin
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin, Department
 from tests.support.upstreams import RecordingUpstream
 
 
@@ -26,17 +26,17 @@ def script_env(appliance: Appliance, token: str) -> dict[str, str | None]:
 
 
 @pytest.fixture
-def ops(tmp_path: Path, gateway_appliance: Appliance, platform: ApiAdmin) -> Admin:
+def ops(tmp_path: Path, gateway_appliance: Appliance, platform: Admin) -> Terminal:
     """The platform admin's scripts, pointed at the gateway's management listener with an API token."""
-    return Admin(tmp_path / "ops.json", script_env(gateway_appliance, platform.token))
+    return Terminal(tmp_path / "ops.json", script_env(gateway_appliance, platform.token))
 
 
 def test_create_by_tenant_slug_and_the_route_is_live(
-    ops: Admin,
+    ops: Terminal,
     gateway: Gateway,
     water: Department,
     upstream: tuple[RecordingUpstream, str],
-    mobile: MobileDevice,
+    mobile: ScriptedDevice,
 ) -> None:
     made = ops.json(
         "route", "create",
@@ -58,7 +58,7 @@ def test_create_by_tenant_slug_and_the_route_is_live(
     )
     assert (made["require_compliance"], made["enabled"], made["version"]) == (True, True, 1)
     gateway.wait_until(lambda: gateway.status_of("/apps/oa/") == 401)
-    with mobile.client() as device:
+    with mobile.tls_client() as device:
         opened = device.get("/apps/oa/documents/42")
     assert opened.status_code == 200, opened.text
     assert upstream[0].headers_seen()[-1]["x-remote-user"] == "water-inspector"
@@ -90,11 +90,11 @@ def test_create_by_tenant_slug_and_the_route_is_live(
 
 
 def test_update_changes_only_what_it_is_told(
-    ops: Admin,
+    ops: Terminal,
     gateway: Gateway,
     water: Department,
     upstream: tuple[RecordingUpstream, str],
-    mobile: MobileDevice,
+    mobile: ScriptedDevice,
 ) -> None:
     made = ops.json(
         "route", "create", "--name", "oa", "--upstream", upstream[1], "-t", "water", "-g", "field-staff",
@@ -127,7 +127,7 @@ def test_update_changes_only_what_it_is_told(
 
 
 def test_an_upstream_ca_must_be_given_again_to_update(
-    ops: Admin, gateway: Gateway, water: Department
+    ops: Terminal, gateway: Gateway, water: Department
 ) -> None:
     root = str(gateway.tls.root)
     ops.ok(
@@ -155,7 +155,7 @@ def test_an_upstream_ca_must_be_given_again_to_update(
     )
 
 
-def test_what_the_gateway_refuses_is_one_clear_line(ops: Admin, water: Department, tmp_path: Path) -> None:
+def test_what_the_gateway_refuses_is_one_clear_line(ops: Terminal, water: Department, tmp_path: Path) -> None:
     assert (
         ops.refused(
             "route", "create", "--name", "oa", "--upstream", "ftp://files.example/share", "--tenant", "water"
@@ -184,9 +184,9 @@ def test_what_the_gateway_refuses_is_one_clear_line(ops: Admin, water: Departmen
 
 
 def test_a_tenant_admin_reads_routes_but_cannot_change_them(
-    ops: Admin, gateway_appliance: Appliance, database: Database, water: Department, tmp_path: Path
+    ops: Terminal, gateway_appliance: Appliance, database: Database, water: Department, tmp_path: Path
 ) -> None:
-    lead = Admin(
+    lead = Terminal(
         tmp_path / "lead.json",
         script_env(gateway_appliance, make_admin(database, Role.TENANT_ADMIN, water.tenant_id)),
     )
@@ -203,7 +203,7 @@ def test_a_tenant_admin_reads_routes_but_cannot_change_them(
     assert ops.json("route", "show", "oa")["version"] == 1
 
 
-def test_delete_asks_first(ops: Admin, gateway: Gateway, water: Department) -> None:
+def test_delete_asks_first(ops: Terminal, gateway: Gateway, water: Department) -> None:
     ops.ok("route", "create", "--name", "oa", "--upstream", "http://127.0.0.1:9", "--tenant", "water")
     gateway.wait_until(lambda: gateway.status_of("/apps/oa/") == 401)
     unanswered = ops.run("route", "delete", "oa")

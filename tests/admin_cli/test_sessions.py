@@ -11,24 +11,19 @@ import pytest
 
 from govmobile_client import GovMobileClient
 from govmobile_client.errors import Unauthenticated
-from tests.admin_cli.conftest import Admin
-from tests.ca.conftest import Clock
-from tests.client.conftest import Login, make_login
+from tests.admin_cli.conftest import Terminal, login_args
 from tests.client.management import Appliance
-from tests.mdm.conftest import Admin as ApiAdmin
-from tests.mdm.conftest import Department
+from tests.support.ca import Clock
+from tests.support.client import Login, make_login
+from tests.support.mdm import Admin, Department
 from tests.support.servers import refusing_port
 
 
 def test_a_wrong_password_is_one_clear_line_and_stores_nothing(
-    terminal: Admin, appliance: Appliance, operator: Login
+    terminal: Terminal, appliance: Appliance, operator: Login
 ) -> None:
     message = terminal.refused(
-        "login",
-        "--server",
-        appliance.url,
-        "--ca-file",
-        str(appliance.ca_file),
+        *login_args(appliance),
         "-u",
         operator.username,
         "--password-stdin",
@@ -39,7 +34,7 @@ def test_a_wrong_password_is_one_clear_line_and_stores_nothing(
 
 
 def test_login_keeps_the_session_privately_and_logout_ends_it(
-    terminal: Admin, appliance: Appliance, operator: Login
+    terminal: Terminal, appliance: Appliance, operator: Login
 ) -> None:
     said = terminal.login(appliance, operator)
     assert said.startswith(f"logged in to {appliance.url} as ops-lead (platform_admin); the session ends ")
@@ -71,14 +66,10 @@ def test_login_keeps_the_session_privately_and_logout_ends_it(
 
 
 def test_login_asks_for_what_is_missing_without_echoing_the_password(
-    terminal: Admin, appliance: Appliance, operator: Login
+    terminal: Terminal, appliance: Appliance, operator: Login
 ) -> None:
     result = terminal.run(
-        "login",
-        "--server",
-        appliance.url,
-        "--ca-file",
-        str(appliance.ca_file),
+        *login_args(appliance),
         input=f"ops-lead\n{operator.password}\n",
     )
     assert result.exit_code == 0, result.stderr
@@ -87,7 +78,7 @@ def test_login_asks_for_what_is_missing_without_echoing_the_password(
     assert operator.password not in result.output
 
 
-def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login, clock: Clock) -> None:
+def test_totp_codes(terminal: Terminal, appliance: Appliance, operator: Login, clock: Clock) -> None:
     # Codes come from the MDM's injected clock, not the wall clock, so no step boundary can fall
     # between the confirming code and the next one.
     with GovMobileClient(appliance.url, ca_file=appliance.ca_file) as client:
@@ -105,9 +96,9 @@ def test_totp_codes(terminal: Admin, appliance: Appliance, operator: Login, cloc
     assert replayed.startswith("invalid")
 
 
-def test_scripts_use_an_api_token_from_the_environment(admin: Admin, appliance: Appliance) -> None:
+def test_scripts_use_an_api_token_from_the_environment(admin: Terminal, appliance: Appliance) -> None:
     issued = admin.json("api-token", "create", "nightly", "--ttl-days", "1")
-    script = Admin(admin.config_file.with_name("nobody.json"))
+    script = Terminal(admin.config_file.with_name("nobody.json"))
     script.env = {
         "GOVMOBILE_ADMIN_SERVER": appliance.url,
         "GOVMOBILE_ADMIN_CA_FILE": str(appliance.ca_file),
@@ -121,7 +112,7 @@ def test_scripts_use_an_api_token_from_the_environment(admin: Admin, appliance: 
     assert script.refused("whoami") == "the bearer token is invalid, expired or revoked; log in again"
 
 
-def test_the_stored_session_never_goes_to_another_server(admin: Admin) -> None:
+def test_the_stored_session_never_goes_to_another_server(admin: Terminal) -> None:
     elsewhere = {"GOVMOBILE_ADMIN_SERVER": "https://127.0.0.2:8443"}
     result = admin.run("device", "list", env=elsewhere)
     assert result.exit_code == 2
@@ -131,7 +122,7 @@ def test_the_stored_session_never_goes_to_another_server(admin: Admin) -> None:
     )
 
 
-def test_an_unreachable_server_exits_1_with_its_address(terminal: Admin) -> None:
+def test_an_unreachable_server_exits_1_with_its_address(terminal: Terminal) -> None:
     with refusing_port() as port:
         url = f"https://127.0.0.1:{port}"
         message = terminal.refused(
@@ -143,7 +134,7 @@ def test_an_unreachable_server_exits_1_with_its_address(terminal: Admin) -> None
 
 
 def test_an_untrusted_server_names_the_ca_file_option(
-    terminal: Admin, appliance: Appliance, operator: Login
+    terminal: Terminal, appliance: Appliance, operator: Login
 ) -> None:
     message = terminal.refused(
         "login",
@@ -159,7 +150,7 @@ def test_an_untrusted_server_names_the_ca_file_option(
     assert "--ca-file" in message
 
 
-def test_a_config_file_others_can_read_is_reported(admin: Admin) -> None:
+def test_a_config_file_others_can_read_is_reported(admin: Terminal) -> None:
     admin.config_file.chmod(0o644)
     result = admin.run("whoami")
     assert result.exit_code == 0
@@ -167,7 +158,7 @@ def test_a_config_file_others_can_read_is_reported(admin: Admin) -> None:
 
 
 def test_a_tenant_admin_sees_its_own_tenant(
-    terminal: Admin, appliance: Appliance, platform: ApiAdmin, water: Department
+    terminal: Terminal, appliance: Appliance, platform: Admin, water: Department
 ) -> None:
     lead = make_login(platform, "tenant_admin", water.tenant_id)
     terminal.login(appliance, lead)

@@ -9,11 +9,11 @@ import subprocess
 
 import pyotp
 
-from tests.admin_cli.conftest import Admin
+from tests.admin_cli.conftest import Terminal, login_args
 from tests.admin_cli.test_console_script import SCRIPT
-from tests.ca.conftest import Clock
-from tests.client.conftest import Login
 from tests.client.management import Appliance
+from tests.support.ca import Clock
+from tests.support.client import Login
 
 _LATER = "confirm it with `govmobile-admin totp enable --code <code>`"
 
@@ -28,12 +28,8 @@ def printed_secret(output: str) -> pyotp.TOTP:
     return totp
 
 
-def login_args(appliance: Appliance, *extra: str) -> list[str]:
-    return ["login", "--server", appliance.url, "--ca-file", str(appliance.ca_file), "-u", "ops-lead", *extra]
-
-
 def test_enable_with_a_code_from_the_printed_uri_then_logins_need_one(
-    terminal: Admin, gateway_appliance: Appliance, operator: Login, clock: Clock
+    terminal: Terminal, gateway_appliance: Appliance, operator: Login, clock: Clock
 ) -> None:
     terminal.login(gateway_appliance, operator)
     started = terminal.run("totp", "enable")  # nobody at the prompt: started, not on
@@ -42,7 +38,9 @@ def test_enable_with_a_code_from_the_printed_uri_then_logins_need_one(
     assert started.stderr.endswith(f"error: no code was typed, so one-time codes are not on yet; {_LATER}\n")
     totp = printed_secret(started.stdout)
     password = operator.password + "\n"
-    terminal.ok(*login_args(gateway_appliance, "--password-stdin"), input=password)  # not on yet
+    terminal.ok(
+        *login_args(gateway_appliance, "-u", "ops-lead", "--password-stdin"), input=password
+    )  # not on yet
 
     assert terminal.ok("totp", "enable", "--code", totp.at(clock.now)) == (
         "one-time codes are on for ops-lead: log in with --totp (or --totp-code) from now on\n"
@@ -51,19 +49,20 @@ def test_enable_with_a_code_from_the_printed_uri_then_logins_need_one(
         True
     ]
     assert (
-        terminal.refused(*login_args(gateway_appliance, "--password-stdin"), input=password)
+        terminal.refused(*login_args(gateway_appliance, "-u", "ops-lead", "--password-stdin"), input=password)
         == "invalid username, password or one-time code"
     )
     later = totp.at(clock.now + dt.timedelta(seconds=30))  # the next code, as a person would type it
     said = terminal.ok(
-        *login_args(gateway_appliance, "--password-stdin", "--totp-code", later), input=password
+        *login_args(gateway_appliance, "-u", "ops-lead", "--password-stdin", "--totp-code", later),
+        input=password,
     )
     assert said.startswith(f"logged in to {gateway_appliance.url} as ops-lead (platform_admin)")
     assert terminal.json("whoami")["username"] == "ops-lead"
 
 
 def test_codes_that_confirm_nothing(
-    terminal: Admin, gateway_appliance: Appliance, operator: Login, clock: Clock
+    terminal: Terminal, gateway_appliance: Appliance, operator: Login, clock: Clock
 ) -> None:
     terminal.login(gateway_appliance, operator)
     assert terminal.refused("totp", "enable", "--code", "123456") == (
@@ -78,13 +77,16 @@ def test_codes_that_confirm_nothing(
     code = totp.at(clock.now)
     terminal.ok("totp", "enable", "--code", f"{code[:3]} {code[3:]}")  # as some apps show it
     assert (
-        terminal.refused(*login_args(gateway_appliance, "--password-stdin"), input=operator.password + "\n")
+        terminal.refused(
+            *login_args(gateway_appliance, "-u", "ops-lead", "--password-stdin"),
+            input=operator.password + "\n",
+        )
         == "invalid username, password or one-time code"
     )
 
 
 def test_a_person_types_the_code_at_the_prompt(
-    terminal: Admin, gateway_appliance: Appliance, operator: Login, clock: Clock
+    terminal: Terminal, gateway_appliance: Appliance, operator: Login, clock: Clock
 ) -> None:
     terminal.login(gateway_appliance, operator)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GOVMOBILE_ADMIN_")}
@@ -108,7 +110,8 @@ def test_a_person_types_the_code_at_the_prompt(
     )
     assert (
         terminal.run(
-            *login_args(gateway_appliance, "--password-stdin"), input=operator.password + "\n"
+            *login_args(gateway_appliance, "-u", "ops-lead", "--password-stdin"),
+            input=operator.password + "\n",
         ).exit_code
         == 2
     )

@@ -16,7 +16,7 @@ from govmobile.ca.profiles import ProfileName, SubjectRequest
 from govmobile.core import audit
 from govmobile.core.database import Database
 from govmobile.core.errors import Conflict, Gone, InvalidInput, NotFound
-from tests.ca.conftest import Clock
+from tests.support.ca import Clock
 from tests.support.pki import csr_pem
 
 DEVICE = SubjectRequest(device_id="dev-1", tenant_id="water")
@@ -89,7 +89,7 @@ def test_name_constraints_of_the_issuing_ca_bound_service_names(
     constrained_ca_layout: CaLayout, database: Database, database_url: str, clock: Clock
 ) -> None:
     from govmobile.ca.app import build_authority
-    from tests.ca.conftest import ca_settings
+    from tests.support.ca import ca_settings
 
     constrained = build_authority(ca_settings(constrained_ca_layout, database_url), database, clock)
     ok = constrained.sign(

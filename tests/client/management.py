@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import Receive, Scope, Send
 
 from govmobile.gateway.dataplane.admin_api import Service, service_for
-from tests.ca.conftest import DEPLOY_SECRET
+from tests.support.ca import DEPLOY_SECRET
 from tests.support.pki import csr_pem
 from tests.support.servers import serving
 

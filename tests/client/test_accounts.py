@@ -10,10 +10,10 @@ import pytest
 from govmobile_client import GovMobileClient
 from govmobile_client.errors import Conflict, NotFound, PermissionDenied, Throttled, Unauthenticated
 from govmobile_client.models import Role, TokenKind
-from tests.ca.conftest import Clock
-from tests.client.conftest import Login, make_login
 from tests.client.management import Appliance
-from tests.mdm.conftest import Admin, Department
+from tests.support.ca import Clock
+from tests.support.client import Login, make_login
+from tests.support.mdm import Admin, Department
 
 
 def anonymous(appliance: Appliance) -> GovMobileClient:

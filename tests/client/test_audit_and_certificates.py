@@ -10,10 +10,11 @@ from govmobile.core.database import Database
 from govmobile_client import AuditFilter, CertificateFilter, GovMobileClient
 from govmobile_client.errors import NotFound, PermissionDenied
 from govmobile_client.models import CertificateStatus
-from tests.client.conftest import break_audit_chain, make_login
 from tests.client.management import Appliance
-from tests.mdm.conftest import Admin, Department
+from tests.support.audit import break_audit_chain
+from tests.support.client import make_login
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department
 
 
 def test_audit_events_page_newest_first(client: GovMobileClient) -> None:

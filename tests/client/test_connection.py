@@ -20,7 +20,7 @@ from govmobile_client.errors import (
     UnexpectedAnswer,
 )
 from tests.client.management import Appliance
-from tests.mdm.conftest import Admin
+from tests.support.mdm import Admin
 from tests.support.servers import refusing_port
 
 

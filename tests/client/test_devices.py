@@ -10,10 +10,10 @@ import pytest
 from govmobile_client import BulkTarget, DeviceFilter, GovMobileClient, PolicyChange
 from govmobile_client.errors import Conflict, InvalidRequest, NotConfigured, NotFound
 from govmobile_client.models import CommandState, CommandType, DeviceState
-from tests.client.conftest import make_login
 from tests.client.management import Appliance
-from tests.mdm.conftest import Admin, Department
+from tests.support.client import make_login
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department
 
 DeviceFactory = Callable[..., ScriptedDevice]
 

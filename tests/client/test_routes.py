@@ -10,9 +10,9 @@ from govmobile_client import GovMobileClient, RouteSpec
 from govmobile_client.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from govmobile_client.models import IdentityMode, Role
 from tests.client.management import Appliance
-from tests.gateway.conftest import Gateway
-from tests.mdm.conftest import Department
 from tests.support.admins import make_admin
+from tests.support.gateway import Gateway
+from tests.support.mdm import Department
 from tests.support.upstreams import RecordingUpstream
 
 

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from govmobile.core import audit
 from govmobile.core.database import Database
+from tests.support.audit import drop_protection
 
 
 def _append(database: Database, count: int) -> None:
@@ -51,20 +52,9 @@ def test_update_and_delete_are_refused_by_the_database(database: Database) -> No
         assert audit.verify_chain(session).ok
 
 
-def _drop_protection(database: Database) -> None:
-    """What an attacker with full database rights could do first."""
-    with database.transaction() as session:
-        connection = session.connection()
-        if database.is_sqlite:
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:
-            connection.execute(text("DROP TRIGGER audit_event_no_update_delete ON audit_event"))
-
-
 def test_an_altered_event_is_named(database: Database) -> None:
     _append(database, 5)
-    _drop_protection(database)
+    drop_protection(database)
     with database.transaction() as session:
         session.connection().execute(
             text("UPDATE audit_event SET details = :d WHERE id = 3"), {"d": '{"n":99}'}
@@ -78,7 +68,7 @@ def test_an_altered_event_is_named(database: Database) -> None:
 
 def test_a_removed_event_is_named(database: Database) -> None:
     _append(database, 5)
-    _drop_protection(database)
+    drop_protection(database)
     with database.transaction() as session:
         session.connection().execute(text("DELETE FROM audit_event WHERE id = 2"))
     with database.session() as session:
@@ -90,7 +80,7 @@ def test_a_removed_event_is_named(database: Database) -> None:
 
 def test_a_truncated_tail_is_noticed(database: Database) -> None:
     _append(database, 4)
-    _drop_protection(database)
+    drop_protection(database)
     with database.transaction() as session:
         session.connection().execute(text("DELETE FROM audit_event WHERE id = 4"))
     with database.session() as session:

@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from office_app.app import create_app
 from office_app.identity import AssertionVerifier
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin, Department
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin, Department
 from tests.support.servers import serving
 
 
@@ -32,24 +33,20 @@ def office(gateway: Gateway) -> Iterator[str]:
 
 @pytest.fixture
 def office_route(management: Admin, water: Department, office: str, gateway: Gateway) -> dict[str, Any]:
-    with gateway.reloaded():
-        route: dict[str, Any] = management.ok(
-            "POST",
-            "/api/v1/routes",
-            json={
-                "name": "oa",
-                "upstream_url": office,
-                "allowed_tenants": ["water"],
-                "allowed_groups": ["field-staff"],
-                "websocket": True,
-            },
-        )
+    route: dict[str, Any] = gateway.add_route(
+        management,
+        name="oa",
+        upstream_url=office,
+        allowed_tenants=["water"],
+        allowed_groups=["field-staff"],
+        websocket=True,
+    )
     assert gateway.status_of("/apps/oa/") == 401
     return route
 
 
-def test_the_app_sees_the_verified_person(office_route: dict[str, Any], mobile: MobileDevice) -> None:
-    with mobile.client() as client:
+def test_the_app_sees_the_verified_person(office_route: dict[str, Any], mobile: ScriptedDevice) -> None:
+    with mobile.tls_client() as client:
         who = client.get("/apps/oa/whoami")
         assert who.status_code == 200, who.text
         assert who.json() == {

@@ -33,11 +33,11 @@ from govmobile_device.cli import main
 from govmobile_device.gateway import Gateway
 from govmobile_device.profile import DeviceProfile, ProfileFile
 from govmobile_device.state import FileStore
-from tests.ca.conftest import DEPLOY_SECRET, MDM_SECRET, Clock, ca_settings
-from tests.mdm.conftest import GATEWAY_SECRET, Admin, Department, make_department, mdm_settings, new_token
 from tests.support.admins import make_admin
+from tests.support.ca import DEPLOY_SECRET, MDM_SECRET, Clock, ca_settings
 from tests.support.databases import DatabaseFactory
 from tests.support.gateway_stub import GatewayStub, issue_server_certificate
+from tests.support.mdm import GATEWAY_SECRET, Admin, Department, make_department, mdm_settings, new_token
 from tests.support.servers import serving
 
 __all__ = ["GATEWAY_SECRET", "Admin", "Department", "new_token"]

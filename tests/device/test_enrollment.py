@@ -17,8 +17,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from govmobile.ca import keyfiles
 from govmobile.ca.hierarchy import CaLayout
-from tests.ca.conftest import DEPLOY_SECRET, Clock
 from tests.device.conftest import GATEWAY_SECRET, Admin, Department, Tablet, new_token, server_view
+from tests.support.ca import DEPLOY_SECRET, Clock
 from tests.support.gateway_stub import GatewayStub, issue_server_certificate
 from tests.support.pki import make_ca
 

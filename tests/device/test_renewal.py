@@ -8,8 +8,8 @@ import httpx
 import pytest
 from cryptography import x509
 
-from tests.ca.conftest import MDM_SECRET, Clock
 from tests.device.conftest import Admin, Tablet, server_view
+from tests.support.ca import MDM_SECRET, Clock
 from tests.support.gateway_stub import GatewayStub
 
 

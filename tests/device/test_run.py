@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 from govmobile_device.agent import Agent
 from govmobile_device.errors import CertificateRejected
-from tests.ca.conftest import Clock
 from tests.device.conftest import Admin, Tablet, command_of, send, server_view
+from tests.support.ca import Clock
 from tests.support.gateway_stub import GatewayStub
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from govmobile_device.simulator import percentiles
-from tests.ca.conftest import Clock
 from tests.device.conftest import Admin, run_cli
+from tests.support.ca import Clock
 from tests.support.gateway_stub import GatewayStub
 
 

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import json
 import ssl
-import subprocess
 import time
 from typing import Any
 
@@ -20,20 +19,20 @@ from govmobile.core.database import Database
 from govmobile.gateway import decisions
 from govmobile.mdm.commands import ENDS_ACCESS
 from govmobile.mdm.models import CommandState
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin, Department, make_department
-from tests.support.devices import GOOD_POSTURE
+from tests.support.devices import GOOD_POSTURE, ScriptedDevice
+from tests.support.gateway import Gateway, through_gateway
+from tests.support.mdm import Admin, Department, make_department
 from tests.support.upstreams import RecordingUpstream
 
 
-def open_app(mobile: MobileDevice, path: str = "/apps/oa/inbox") -> httpx.Response:
-    with mobile.client() as client:
+def open_app(mobile: ScriptedDevice, path: str = "/apps/oa/inbox") -> httpx.Response:
+    with mobile.tls_client() as client:
         return client.get(path)
 
 
 def test_the_upstream_verifies_the_assertion_with_the_jwks(
     gateway: Gateway,
-    mobile: MobileDevice,
+    mobile: ScriptedDevice,
     oa_route: dict[str, Any],
     upstream: tuple[RecordingUpstream, str],
     water: Department,
@@ -56,12 +55,12 @@ def test_the_upstream_verifies_the_assertion_with_the_jwks(
 
 
 def test_request_bodies_reach_the_app_whole_while_the_decision_is_asked_for(
-    mobile: MobileDevice, oa_route: dict[str, Any], upstream: tuple[RecordingUpstream, str]
+    mobile: ScriptedDevice, oa_route: dict[str, Any], upstream: tuple[RecordingUpstream, str]
 ) -> None:
     # The decision is a subrequest without the body; the body itself goes to the app untouched,
     # on the first request (decision asked for) as on the next (decision cached).
     report = json.dumps({"river": "Koshi", "level_m": 7.4, "photos": ["a" * 40_000]}).encode()
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         for _ in range(2):
             answer = client.post(
                 "/apps/oa/reports", content=report, headers={"Content-Type": "application/json"}
@@ -72,7 +71,7 @@ def test_request_bodies_reach_the_app_whole_while_the_decision_is_asked_for(
 
 
 def test_a_cached_decision_keeps_python_off_the_request_path(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any]
 ) -> None:
     def decided() -> float:
         with httpx.Client() as client:
@@ -85,14 +84,14 @@ def test_a_cached_decision_keeps_python_off_the_request_path(
 
     assert open_app(mobile).status_code == 200
     before = decided()
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         for _ in range(20):
             assert client.get("/apps/oa/inbox").status_code == 200
     assert decided() == before
 
 
 def test_a_noncompliant_device_reaches_the_mdm_but_not_apps(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any]
 ) -> None:
     assert open_app(mobile).status_code == 200
     checkin = mobile.checkin(posture={**GOOD_POSTURE, "passcode_set": False})
@@ -107,7 +106,7 @@ def test_a_noncompliant_device_reaches_the_mdm_but_not_apps(
 
 
 def test_lock_shuts_the_device_out_within_five_seconds(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], platform: Admin
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any], platform: Admin
 ) -> None:
     assert open_app(mobile).status_code == 200
     command = platform.ok("POST", f"/api/v1/devices/{mobile.device_id}/commands", json={"type": "lock"})
@@ -128,7 +127,7 @@ def test_lock_shuts_the_device_out_within_five_seconds(
 
 
 def test_a_cancelled_wipe_gives_access_back(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], platform: Admin
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any], platform: Admin
 ) -> None:
     assert open_app(mobile).status_code == 200
     wipe = platform.ok(
@@ -146,7 +145,7 @@ def test_the_gateway_knows_every_command_that_ends_access() -> None:
 
 
 def test_revocation_is_enforced_within_five_seconds(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], management: Admin
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any], management: Admin
 ) -> None:
     assert open_app(mobile).status_code == 200
     assert mobile.certificate is not None
@@ -171,12 +170,11 @@ def test_revocation_is_enforced_within_five_seconds(
 def test_another_departments_device_is_refused(
     gateway: Gateway, oa_route: dict[str, Any], platform: Admin, tmp_path: Any
 ) -> None:
-    from cryptography.hazmat.primitives.asymmetric import ec
 
-    from tests.mdm.conftest import new_token
+    from tests.support.mdm import new_token
 
     roads = make_department(platform, "roads")
-    stranger = MobileDevice(gateway, tmp_path, "SN-ROADS-1", ec.generate_private_key(ec.SECP256R1()))
+    stranger = through_gateway(gateway, tmp_path, "SN-ROADS-1")
     assert stranger.enroll(new_token(platform, roads, group_id=roads.group_id)).status_code == 200
     stranger.checkin()
     response = open_app(stranger)
@@ -186,24 +184,20 @@ def test_another_departments_device_is_refused(
 
 def test_rate_limit_per_device(
     gateway: Gateway,
-    mobile: MobileDevice,
+    mobile: ScriptedDevice,
     management: Admin,
     water: Department,
     upstream: tuple[RecordingUpstream, str],
 ) -> None:
-    with gateway.reloaded():
-        management.ok(
-            "POST",
-            "/api/v1/routes",
-            json={
-                "name": "slow",
-                "upstream_url": upstream[1],
-                "allowed_tenants": [water.tenant_id],
-                "rate_limit": 1,
-            },
-        )
+    gateway.add_route(
+        management,
+        name="slow",
+        upstream_url=upstream[1],
+        allowed_tenants=[water.tenant_id],
+        rate_limit=1,
+    )
     assert gateway.status_of("/apps/slow/") == 401
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         responses = [client.get("/apps/slow/x") for _ in range(10)]
     # One request a second with a burst of two: however slow the machine, ten requests cannot
     # take the seven seconds it would need for none of them to be refused.
@@ -216,49 +210,27 @@ def test_rate_limit_per_device(
 
 def test_a_route_by_host_name(
     gateway: Gateway,
-    mobile: MobileDevice,
+    mobile: ScriptedDevice,
     management: Admin,
     water: Department,
     upstream: tuple[RecordingUpstream, str],
 ) -> None:
-    with gateway.reloaded():
-        management.ok(
-            "POST",
-            "/api/v1/routes",
-            json={
-                "name": "oa-host",
-                "host": "oa.gm.test",
-                "upstream_url": upstream[1],
-                "allowed_tenants": [water.tenant_id],
-            },
-        )
-    command = [
-        "curl",
-        "-sS",
-        "--cacert",
-        str(gateway.tls.root),
-        "--cert",
-        str(mobile.cert_files[0]),
-        "--key",
-        str(mobile.cert_files[1]),
-        "--resolve",
-        f"oa.gm.test:{gateway.public_port}:127.0.0.1",
-        "-w",
-        "\n%{http_code}",
-        f"https://oa.gm.test:{gateway.public_port}/letters/7",
-    ]
-
-    def status() -> int:
-        return int(
-            subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.rsplit("\n", 1)[-1]
-            or 0
-        )
-
-    gateway.wait_until(lambda: status() == 200)
+    gateway.add_route(
+        management,
+        name="oa-host",
+        host="oa.gm.test",
+        upstream_url=upstream[1],
+        allowed_tenants=[water.tenant_id],
+    )
+    url = f"https://oa.gm.test:{gateway.public_port}/letters/7"
+    resolve = f"oa.gm.test:{gateway.public_port}:127.0.0.1"
+    gateway.wait_until(lambda: gateway.curl(url, "--resolve", resolve, cert=mobile.cert_files)[0] == 200)
     assert upstream[0].requests[-1]["path"] == "/letters/7"
 
 
-def test_a_websocket_passes_through(gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any]) -> None:
+def test_a_websocket_passes_through(
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any]
+) -> None:
     context = ssl.create_default_context(cafile=str(gateway.tls.root))
     context.load_cert_chain(str(mobile.cert_files[0]), str(mobile.cert_files[1]))
 
@@ -273,9 +245,9 @@ def test_a_websocket_passes_through(gateway: Gateway, mobile: MobileDevice, oa_r
 
 
 def test_the_public_listener_serves_no_admin_api(
-    gateway: Gateway, mobile: MobileDevice, platform: Admin
+    gateway: Gateway, mobile: ScriptedDevice, platform: Admin
 ) -> None:
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         assert (
             client.get("/api/v1/tenants", headers={"Authorization": f"Bearer {platform.token}"}).status_code
             == 404
@@ -283,7 +255,7 @@ def test_the_public_listener_serves_no_admin_api(
         assert client.get("/api/docs").status_code == 404
 
 
-def test_the_management_listener_serves_the_admin_api(management: Admin, mobile: MobileDevice) -> None:
+def test_the_management_listener_serves_the_admin_api(management: Admin, mobile: ScriptedDevice) -> None:
     devices = management.ok("GET", "/api/v1/devices")["items"]
     assert [d["id"] for d in devices] == [mobile.device_id]
     assert management.ok("GET", "/api/v1/certificates", params={"device_id": mobile.device_id})["items"]
@@ -293,7 +265,7 @@ def test_the_management_listener_serves_the_admin_api(management: Admin, mobile:
 
 
 def test_decisions_are_audited_off_the_hot_path(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], platform: Admin, database: Database
+    gateway: Gateway, mobile: ScriptedDevice, oa_route: dict[str, Any], platform: Admin, database: Database
 ) -> None:
     assert open_app(mobile).status_code == 200
     mobile.checkin(posture={**GOOD_POSTURE, "rooted": True})

@@ -10,8 +10,8 @@ from govmobile.core.database import Database
 from govmobile.gateway.access_feed import AccessFeed, certificate_serials
 from govmobile.gateway.dataplane.access_state import nginx_serial
 from govmobile.mdm.models import AccessChange
-from tests.gateway.conftest import MobileDevice
-from tests.mdm.conftest import Admin
+from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin
 
 
 class Ticks:
@@ -93,7 +93,7 @@ def test_numbers_handed_out_again_after_pruning_are_new_entries(database: Databa
 
 
 def test_entries_name_the_certificates_of_their_devices(
-    database: Database, mobile: MobileDevice, platform: Admin
+    database: Database, mobile: ScriptedDevice, platform: Admin
 ) -> None:
     assert mobile.certificate is not None
     expected = {nginx_serial(mobile.certificate.serial_number)}

@@ -16,9 +16,10 @@ from govmobile.ca.hierarchy import CaLayout
 from govmobile.core.database import Database
 from govmobile.gateway.dataplane.admin_api import ADMIN_API, Service, service_for
 from govmobile.gateway.dataplane.render import DataPlaneLayout
-from tests.ca.conftest import ca_settings
-from tests.gateway.conftest import GATEWAY_SECRET, Gateway
 from tests.gateway.test_contract import INTERNAL, routes_of
+from tests.support.ca import ca_settings
+from tests.support.gateway import Gateway
+from tests.support.mdm import GATEWAY_SECRET
 
 #: Admin-API paths a service serves that the management listener keeps from it, with the reason.
 NOT_ADMIN_API = {

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import httpx
 
-from tests.gateway.conftest import Gateway
-from tests.mdm.conftest import Admin
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin
 
 PASSWORD = "correct horse battery staple"
 

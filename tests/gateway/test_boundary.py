@@ -21,56 +21,31 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from govmobile.ca import keyfiles
 from govmobile.ca.hierarchy import CaLayout
-from tests.gateway.conftest import Gateway, MobileDevice
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
 from tests.support.pki import ec_key, foreign_client_certificate
 from tests.support.upstreams import RecordingUpstream
 
 pytestmark = pytest.mark.usefixtures("oa_route")
 
 
-def curl(gateway: Gateway, path: str, *args: str, cert: tuple[Path, Path] | None = None) -> tuple[int, str]:
-    command = [
-        "curl",
-        "-sS",
-        "--cacert",
-        str(gateway.tls.root),
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "--max-time",
-        "20",
-    ]
-    if cert is not None:
-        command += ["--cert", str(cert[0]), "--key", str(cert[1])]
-    result = subprocess.run(
-        [*command, *args, f"{gateway.public_url}{path}"],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=30,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return int(status or 0), body
-
-
 def test_no_client_certificate_is_refused_everywhere_but_enrollment(
     gateway: Gateway, upstream: tuple[RecordingUpstream, str]
 ) -> None:
     for path in ("/apps/oa/", "/api/v1/device/checkin", "/.well-known/est/simplereenroll"):
-        status, body = curl(gateway, path)
+        status, body = gateway.curl(path)
         assert status == 401, path
         assert json.loads(body)["error"] == "client_certificate_required"
-    assert curl(gateway, "/.well-known/est/cacerts")[0] == 200
-    assert curl(gateway, "/pki/crl")[0] == 200
-    assert curl(gateway, "/.well-known/jwks.json")[0] == 200
+    assert gateway.curl("/.well-known/est/cacerts")[0] == 200
+    assert gateway.curl("/pki/crl")[0] == 200
+    assert gateway.curl("/.well-known/jwks.json")[0] == 200
     assert upstream[0].requests == []
 
 
 def test_a_certificate_from_another_ca_is_refused(
     gateway: Gateway, upstream: tuple[RecordingUpstream, str], tmp_path: Path
 ) -> None:
-    status, body = curl(gateway, "/apps/oa/", cert=foreign_client_certificate(tmp_path))
+    status, body = gateway.curl("/apps/oa/", cert=foreign_client_certificate(tmp_path))
     assert status == 401
     assert json.loads(body)["error"] == "certificate_refused"
     assert "FAILED:unable to" in json.loads(body)["message"]
@@ -97,7 +72,7 @@ def test_an_expired_certificate_is_refused(
     )
     keyfiles.write_certificates(tmp_path / "old.crt", [certificate])
     keyfiles.write_private_key(tmp_path / "old.key", key)
-    status, body = curl(gateway, "/apps/oa/", cert=(tmp_path / "old.crt", tmp_path / "old.key"))
+    status, body = gateway.curl("/apps/oa/", cert=(tmp_path / "old.crt", tmp_path / "old.key"))
     assert status == 401
     assert json.loads(body)["error"] == "certificate_refused"
     assert "certificate has expired" in json.loads(body)["message"]
@@ -125,9 +100,9 @@ def test_an_expired_certificate_is_refused(
     ],
 )
 def test_path_traversal_never_reaches_an_upstream(
-    gateway: Gateway, mobile: MobileDevice, upstream: tuple[RecordingUpstream, str], path: str
+    gateway: Gateway, mobile: ScriptedDevice, upstream: tuple[RecordingUpstream, str], path: str
 ) -> None:
-    status, body = curl(gateway, path, "--path-as-is", cert=mobile.cert_files)
+    status, body = gateway.curl(path, "--path-as-is", cert=mobile.cert_files)
     assert status == 400, body
     if "%00" not in path:  # nginx refuses a NUL while parsing the request line, with its own page
         assert json.loads(body)["error"] == "bad_request"
@@ -145,11 +120,11 @@ def test_path_traversal_never_reaches_an_upstream(
     ],
 )
 def test_the_query_is_the_upstreams_business(
-    gateway: Gateway, mobile: MobileDevice, upstream: tuple[RecordingUpstream, str], query: str
+    gateway: Gateway, mobile: ScriptedDevice, upstream: tuple[RecordingUpstream, str], query: str
 ) -> None:
     # The path guard tests the path only: encoded or plain dots, slashes and backslashes in a
     # query value reach the intranet app untouched.
-    status, body = curl(gateway, f"/apps/oa/inbox?{query}", "--path-as-is", cert=mobile.cert_files)
+    status, body = gateway.curl(f"/apps/oa/inbox?{query}", "--path-as-is", cert=mobile.cert_files)
     assert status == 200, body
     assert upstream[0].requests[-1]["path"] == "/inbox"
     assert upstream[0].requests[-1]["query"] == query
@@ -174,7 +149,7 @@ def test_the_management_listener_guards_paths_not_queries(gateway: Gateway, mana
 
 
 def test_client_sent_identity_headers_never_reach_the_upstream(
-    gateway: Gateway, mobile: MobileDevice, upstream: tuple[RecordingUpstream, str]
+    gateway: Gateway, mobile: ScriptedDevice, upstream: tuple[RecordingUpstream, str]
 ) -> None:
     spoofed = {
         "Client-Cert": ":Zm9yZ2Vk:",
@@ -186,7 +161,7 @@ def test_client_sent_identity_headers_never_reach_the_upstream(
         "Forwarded": "for=10.0.0.1;by=trusted",
     }
     args = [arg for name, value in spoofed.items() for arg in ("-H", f"{name}: {value}")]
-    status, _ = curl(gateway, "/apps/oa/inbox", *args, cert=mobile.cert_files)
+    status, _ = gateway.curl("/apps/oa/inbox", *args, cert=mobile.cert_files)
     assert status == 200
     seen = upstream[0].headers_seen()[-1]
     assert seen["x-remote-user"] == "water-inspector"
@@ -196,10 +171,9 @@ def test_client_sent_identity_headers_never_reach_the_upstream(
         assert header not in seen, header
 
 
-def test_identity_headers_sent_to_the_mdm_are_replaced(gateway: Gateway, mobile: MobileDevice) -> None:
+def test_identity_headers_sent_to_the_mdm_are_replaced(gateway: Gateway, mobile: ScriptedDevice) -> None:
     # A device cannot pose as another one by sending the header the MDM trusts.
-    status, body = curl(
-        gateway,
+    status, body = gateway.curl(
         "/api/v1/device/checkin",
         "-H",
         "Content-Type: application/json",
@@ -216,9 +190,9 @@ def test_identity_headers_sent_to_the_mdm_are_replaced(gateway: Gateway, mobile:
 
 
 def test_oversized_headers_are_refused(
-    gateway: Gateway, mobile: MobileDevice, upstream: tuple[RecordingUpstream, str]
+    gateway: Gateway, mobile: ScriptedDevice, upstream: tuple[RecordingUpstream, str]
 ) -> None:
-    status, body = curl(gateway, "/apps/oa/", "-H", "X-Padding: " + "a" * 20000, cert=mobile.cert_files)
+    status, body = gateway.curl("/apps/oa/", "-H", "X-Padding: " + "a" * 20000, cert=mobile.cert_files)
     assert status == 400
     assert json.loads(body)["error"] == "headers_too_large"
     assert upstream[0].requests == []
@@ -239,7 +213,7 @@ def test_a_slow_client_is_cut_off(gateway: Gateway, upstream: tuple[RecordingUps
 
 
 def test_unknown_names_are_refused(
-    gateway: Gateway, upstream: tuple[RecordingUpstream, str], mobile: MobileDevice
+    gateway: Gateway, upstream: tuple[RecordingUpstream, str], mobile: ScriptedDevice
 ) -> None:
     handshake = subprocess.run(
         [
@@ -258,7 +232,7 @@ def test_unknown_names_are_refused(
         timeout=30,
     )
     assert "unrecognized name" in handshake.stdout + handshake.stderr or "alert" in handshake.stderr
-    status, body = curl(gateway, "/apps/oa/", "-H", "Host: intranet.evil.example", cert=mobile.cert_files)
+    status, body = gateway.curl("/apps/oa/", "-H", "Host: intranet.evil.example", cert=mobile.cert_files)
     assert status == 421
     assert json.loads(body)["error"] == "misdirected_request"
     assert upstream[0].requests == []
@@ -267,17 +241,7 @@ def test_unknown_names_are_refused(
 @pytest.mark.parametrize(("version", "accepted"), [("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)])
 def test_tls_versions(gateway: Gateway, version: str, accepted: bool) -> None:
     result = subprocess.run(
-        [
-            "openssl",
-            "s_client",
-            "-connect",
-            f"127.0.0.1:{gateway.public_port}",
-            "-servername",
-            "localhost",
-            version,
-            "-CAfile",
-            str(gateway.tls.root),
-        ],
+        gateway.s_client(version),
         input="",
         capture_output=True,
         text=True,
@@ -287,7 +251,7 @@ def test_tls_versions(gateway: Gateway, version: str, accepted: bool) -> None:
 
 
 def test_refusals_say_why_in_json_or_html(
-    gateway: Gateway, mobile: MobileDevice, platform: Any, water: Any, management: Any
+    gateway: Gateway, mobile: ScriptedDevice, platform: Any, water: Any, management: Any
 ) -> None:
     with gateway.reloaded():
         management.ok(
@@ -301,11 +265,11 @@ def test_refusals_say_why_in_json_or_html(
             },
         )
     # A refusal cached before the change may outlive the reload by a second at most.
-    gateway.wait_until(lambda: curl(gateway, "/apps/oa/", cert=mobile.cert_files)[0] == 403)
-    status, body = curl(gateway, "/apps/oa/", cert=mobile.cert_files)
+    gateway.wait_until(lambda: gateway.curl("/apps/oa/", cert=mobile.cert_files)[0] == 403)
+    status, body = gateway.curl("/apps/oa/", cert=mobile.cert_files)
     assert json.loads(body)["error"] == "group_not_admitted"
     assert "not in a group" in json.loads(body)["message"]
-    status, page = curl(gateway, "/apps/oa/", "-H", "Accept: text/html", cert=mobile.cert_files)
+    status, page = gateway.curl("/apps/oa/", "-H", "Accept: text/html", cert=mobile.cert_files)
     assert status == 403
     assert "<h1>Access refused</h1>" in page
     assert "not in a group" in page

@@ -16,9 +16,10 @@ from govmobile.ca.app import create_app as create_ca
 from govmobile.ca.hierarchy import CaLayout
 from govmobile.core.database import Database
 from govmobile.web.fastpath import FastPaths
-from tests.ca.conftest import ca_settings
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin
+from tests.support.ca import ca_settings
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin
 
 #: Routes that no listener of the gateway passes on, each with the reason.
 INTERNAL: dict[str, str] = {
@@ -176,7 +177,7 @@ def test_the_constraints_the_code_enforces_are_in_the_schemas(documents: dict[st
 
 
 def test_options_and_wrong_methods_list_every_method_of_a_path(
-    documents: dict[str, Any], management: Admin, mobile: MobileDevice
+    documents: dict[str, Any], management: Admin, mobile: ScriptedDevice
 ) -> None:
     paths = documents["admin"]["paths"]
     for path in paths:
@@ -192,7 +193,7 @@ def test_options_and_wrong_methods_list_every_method_of_a_path(
     assert wrong.status_code == 405
     assert wrong.headers["allow"] == "DELETE, GET, OPTIONS, PUT"
     assert wrong.json()["error"] == "method_not_allowed"
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         checkin = client.options("/api/v1/device/checkin")  # served in front of the framework
         assert (checkin.status_code, checkin.headers["allow"]) == (204, "OPTIONS, POST")
         assert client.get("/api/v1/device/checkin").headers["allow"] == "OPTIONS, POST"

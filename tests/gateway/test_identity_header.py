@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from govmobile.ca import keyfiles
 from govmobile.ca.hierarchy import CaLayout
 from govmobile.web.device_identity import client_cert_header, parse_client_cert
-from tests.gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 from tests.support.servers import serving
 from tests.support.upstreams import RecordingUpstream
 

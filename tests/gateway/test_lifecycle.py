@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from govmobile.core.database import Database
-from govmobile.gateway.app import create_app
-from tests.ca.conftest import Clock
-from tests.gateway.conftest import GatewayTls, gateway_settings
+from tests.support.gateway import GatewayApp
 from tests.support.servers import serving
 
 
 def test_nginx_stays_stopped_when_a_sync_is_in_flight_at_shutdown(
-    database: Database,
-    database_url: str,
-    ca_url: str,
-    mdm_url: str,
-    gateway_tls: GatewayTls,
-    tmp_path: Path,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
+    gateway_app: GatewayApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = gateway_settings(database_url, ca_url, mdm_url, gateway_tls, tmp_path)
-    app = create_app(settings, database=database, clock=clock)
+    app, settings = gateway_app.app, gateway_app.settings
     controller, nginx = app.state.controller, app.state.nginx
     real_sync, real_stop = controller.sync, nginx.stop
     hold, in_flight, stopped, returned = (threading.Event() for _ in range(4))

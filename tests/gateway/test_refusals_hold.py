@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin, Department
-from tests.support.devices import GOOD_POSTURE
+from tests.support.devices import GOOD_POSTURE, ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin, Department
 from tests.support.upstreams import RecordingUpstream
 
 #: Refuse and give access back this many times: the defect showed once in a full run.
@@ -99,13 +99,13 @@ def reloading(
         thread.join(timeout=30)
 
 
-def status(mobile: MobileDevice) -> int:
+def status(mobile: ScriptedDevice) -> int:
     """One request to the intranet app on a new TLS connection."""
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         return client.get("/apps/busy/inbox").status_code
 
 
-def first(mobile: MobileDevice, wanted: int, timeout: float) -> None:
+def first(mobile: ScriptedDevice, wanted: int, timeout: float) -> None:
     """Ask until the answer is ``wanted``, without pausing: the moment right after matters."""
     deadline = time.monotonic() + timeout
     while status(mobile) != wanted:
@@ -114,7 +114,7 @@ def first(mobile: MobileDevice, wanted: int, timeout: float) -> None:
 
 @pytest.mark.usefixtures("cpu_hog", "busy_route")
 def test_a_refusal_is_never_taken_back_while_the_gateway_is_busy(
-    gateway: Gateway, mobile: MobileDevice, reloading: Callable[[], int]
+    gateway: Gateway, mobile: ScriptedDevice, reloading: Callable[[], int]
 ) -> None:
     # Background load on the same device and route: requests in flight as access changes.
     seen: list[tuple[float, int]] = []  # (sent, status)

@@ -12,15 +12,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from govmobile.ca import keyfiles
-from tests.ca.conftest import Clock
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin, Department, new_token
-from tests.support.devices import csr_der, leaf_for, read_pkcs7
+from tests.support.ca import Clock
+from tests.support.devices import ScriptedDevice, csr_der, leaf_for, read_pkcs7
+from tests.support.gateway import Gateway, through_gateway
+from tests.support.mdm import Admin, Department, new_token
 
 
-def test_renewal_over_mutual_tls(mobile: MobileDevice) -> None:
+def test_renewal_over_mutual_tls(mobile: ScriptedDevice) -> None:
     new_key = ec.generate_private_key(ec.SECP256R1())
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         response = client.post(
             "/.well-known/est/simplereenroll",
             content=base64.b64encode(csr_der(new_key)),
@@ -34,11 +34,11 @@ def test_renewal_over_mutual_tls(mobile: MobileDevice) -> None:
 
 def _expired_device(
     gateway: Gateway, platform: Admin, water: Department, clock: Clock, directory: Path
-) -> MobileDevice:
+) -> ScriptedDevice:
     """A device whose certificate expired a day ago (issued with the CA's clock 31 days back)."""
     real_now = clock.now
     clock.now = real_now - dt.timedelta(days=31)
-    device = MobileDevice(gateway, directory, "SN-EXPIRED-1", ec.generate_private_key(ec.SECP256R1()))
+    device = through_gateway(gateway, directory, "SN-EXPIRED-1")
     assert device.enroll(new_token(platform, water)).status_code == 200
     clock.now = real_now
     return device
@@ -46,7 +46,7 @@ def _expired_device(
 
 def _renew_expired(
     gateway: Gateway,
-    device: MobileDevice,
+    device: ScriptedDevice,
     new_key: ec.EllipticCurvePrivateKey,
     *,
     signer: ec.EllipticCurvePrivateKey | None = None,

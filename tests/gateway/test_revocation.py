@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin
-from tests.support.devices import GOOD_POSTURE
+from tests.support.devices import GOOD_POSTURE, ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin
 from tests.support.upstreams import RecordingUpstream
 
 pytestmark = pytest.mark.usefixtures("oa_route")
@@ -31,7 +31,7 @@ class Exchange:
 
 def s_client(
     gateway: Gateway,
-    device: MobileDevice,
+    device: ScriptedDevice,
     request: bytes,
     *,
     version: str,
@@ -39,22 +39,8 @@ def s_client(
     sess_in: Path | None = None,
 ) -> Exchange:
     """One HTTP request over ``openssl s_client``; whether the TLS session was resumed."""
-    command = [
-        "openssl",
-        "s_client",
-        "-connect",
-        f"127.0.0.1:{gateway.public_port}",
-        "-servername",
-        "localhost",
-        version,
-        "-CAfile",
-        str(gateway.tls.root),
-        "-cert",
-        str(device.cert_files[0]),
-        "-key",
-        str(device.cert_files[1]),
-        "-ign_eof",  # read the answer to the end; the request asks the server to close
-    ]
+    # -ign_eof: read the answer to the end; the request asks the server to close.
+    command = [*gateway.s_client(version, device.cert_files), "-ign_eof"]
     if sess_out is not None:
         command += ["-sess_out", str(sess_out)]
     if sess_in is not None:
@@ -101,7 +87,7 @@ DEVICE_ENDPOINTS = {
 @pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
 def test_a_revoked_certificate_is_refused_over_a_resumed_session(
     gateway: Gateway,
-    mobile: MobileDevice,
+    mobile: ScriptedDevice,
     management: Admin,
     upstream: tuple[RecordingUpstream, str],
     tmp_path: Path,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.gateway.conftest import Gateway
-from tests.mdm.conftest import Admin, Department, make_department
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin, Department, make_department
 from tests.support.upstreams import RecordingUpstream
 
 

@@ -25,9 +25,10 @@ from schemathesis.engine import from_schema as engine_for
 from govmobile.core.database import Database
 from govmobile.mdm.app import create_app as create_mdm
 from govmobile.mdm.signer import HttpCertificateSigner
-from tests.ca.conftest import Clock
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin, mdm_settings
+from tests.support.ca import Clock
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin, mdm_settings
 
 #: Checks turned off, and why. Everything else schemathesis checks is on.
 CHECKS_OFF: dict[str, str] = {
@@ -160,7 +161,7 @@ def documents(gateway: Gateway, management: Admin) -> dict[str, Any]:
 
 
 def test_the_admin_api_holds_its_contract_under_schemathesis(
-    gateway: Gateway, management: Admin, documents: dict[str, Any], mobile: MobileDevice
+    gateway: Gateway, management: Admin, documents: dict[str, Any], mobile: ScriptedDevice
 ) -> None:
     outcome = run(
         documents["admin"],
@@ -183,7 +184,7 @@ def test_the_admin_api_holds_its_contract_under_schemathesis(
 
 
 def test_the_device_api_holds_its_contract_under_schemathesis(
-    gateway: Gateway, documents: dict[str, Any], mobile: MobileDevice
+    gateway: Gateway, documents: dict[str, Any], mobile: ScriptedDevice
 ) -> None:
     certificate, key = mobile.cert_files
     settings = {

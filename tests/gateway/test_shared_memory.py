@@ -22,8 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from govmobile.ca import keyfiles
 from govmobile.ca.hierarchy import CaLayout
 from govmobile.gateway.dataplane.access_state import AccessStateRejected, nginx_serial
-from tests.gateway.conftest import Gateway, MobileDevice
-from tests.mdm.conftest import Admin
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin
 from tests.support.pki import ec_key
 
 pytestmark = pytest.mark.usefixtures("oa_route")
@@ -57,7 +58,11 @@ class KeepAlive:
 
 
 def test_a_lock_and_a_revocation_reach_an_open_connection_without_a_reload(
-    gateway: Gateway, mobile: MobileDevice, platform: Admin, management: Admin, request: pytest.FixtureRequest
+    gateway: Gateway,
+    mobile: ScriptedDevice,
+    platform: Admin,
+    management: Admin,
+    request: pytest.FixtureRequest,
 ) -> None:
     reloads = gateway.app.state.nginx.reloads
     connection = KeepAlive(gateway, mobile.cert_files)
@@ -139,7 +144,7 @@ def test_nginx_refuses_the_serials_the_control_plane_names(
 
 @pytest.mark.parametrize("gateway_overrides", [{"access_memory": "64k"}], indirect=True)
 def test_when_shared_memory_is_full_a_revoked_certificate_is_still_refused(
-    gateway: Gateway, mobile: MobileDevice, management: Admin
+    gateway: Gateway, mobile: ScriptedDevice, management: Admin
 ) -> None:
     access = gateway.app.state.access
     with pytest.raises(AccessStateRejected, match="shared memory is full"):
@@ -161,7 +166,7 @@ def test_when_shared_memory_is_full_a_revoked_certificate_is_still_refused(
 
 
 def test_nginx_killed_outright_comes_back_with_its_refusals(
-    gateway: Gateway, mobile: MobileDevice, management: Admin
+    gateway: Gateway, mobile: ScriptedDevice, management: Admin
 ) -> None:
     nginx = gateway.app.state.nginx
     assert mobile.certificate is not None

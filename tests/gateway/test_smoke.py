@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.gateway.conftest import Gateway, MobileDevice
+from tests.support.devices import ScriptedDevice
+from tests.support.gateway import Gateway
 from tests.support.upstreams import RecordingUpstream
 
 
 def test_open_the_office_app(
-    gateway: Gateway, mobile: MobileDevice, oa_route: dict[str, Any], upstream: tuple[RecordingUpstream, str]
+    gateway: Gateway,
+    mobile: ScriptedDevice,
+    oa_route: dict[str, Any],
+    upstream: tuple[RecordingUpstream, str],
 ) -> None:
-    with mobile.client() as client:
+    with mobile.tls_client() as client:
         response = client.get("/apps/oa/documents/42")
     assert response.status_code == 200, response.text
     assert response.json()["path"] == "/documents/42"

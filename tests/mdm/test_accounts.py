@@ -13,9 +13,9 @@ import pyotp
 
 from govmobile.core.accounts import Role
 from govmobile.core.database import Database
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import GATEWAY_SECRET, Admin
 from tests.support.admins import make_admin
+from tests.support.ca import Clock
+from tests.support.mdm import GATEWAY_SECRET, Admin
 
 PASSWORD = "correct horse battery staple"
 

@@ -11,9 +11,9 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.mdm.conftest import Admin, Department
 from tests.mdm.test_queue import ack, next_id, queue
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department
 
 
 def test_compliance_is_evaluated_with_reasons(
@@ -187,7 +187,7 @@ def test_bad_command_requests_are_refused(platform: Admin, enrolled: ScriptedDev
 
 
 def test_bulk_command_previews_then_sends(platform: Admin, water: Department, device_factory: Any) -> None:
-    from tests.mdm.conftest import new_token
+    from tests.support.mdm import new_token
 
     devices = []
     for _ in range(3):

@@ -20,9 +20,9 @@ from sqlmodel import select
 
 from govmobile.core.database import Database
 from govmobile.mdm.models import Device
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import Admin, Department, make_department, new_token
-from tests.support.devices import ScriptedDevice, csr_der, read_pkcs7
+from tests.support.ca import Clock
+from tests.support.devices import ScriptedDevice, StraightToMdm, csr_der, read_pkcs7
+from tests.support.mdm import GATEWAY_SECRET, Admin, Department, make_department, new_token
 from tests.support.pki import csr_with_foreign_key
 
 
@@ -165,7 +165,7 @@ def test_a_token_used_twice_at_once_is_consumed_once(
 
     def attempt(device: ScriptedDevice) -> None:
         with httpx.Client(base_url=str(device.client.base_url), timeout=30) as own:
-            device.client = own
+            device.transport = StraightToMdm(own, GATEWAY_SECRET)
             barrier.wait()
             statuses.append(device.enroll(token).status_code)
 

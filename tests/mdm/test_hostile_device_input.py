@@ -7,10 +7,10 @@ import base64
 from typing import Any
 
 from govmobile.core.database import Database
-from tests.mdm.conftest import Admin, Department, new_token
 from tests.mdm.test_isolation import snapshot
 from tests.mdm.test_queue import queue
 from tests.support.devices import GOOD_POSTURE, ScriptedDevice, csr_der, facts_header
+from tests.support.mdm import Admin, Department, new_token
 
 POSTURES: list[dict[str, Any]] = [
     {"storage_encrypted": "true"},  # was read as True: a device could claim encryption with a string

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from govmobile.core.database import Database
-from tests.mdm.conftest import Admin, Department
 from tests.mdm.test_isolation import snapshot
+from tests.support.mdm import Admin, Department
 
 BIGGER_THAN_BIGINT = 2**63  # 9223372036854775808: one more than PostgreSQL's and SQLite's integers hold
 
@@ -152,7 +152,7 @@ def test_a_string_false_does_not_send_a_bulk_lock(
     platform: Admin, water: Department, device_factory: Any, database: Database
 ) -> None:
     """Lax parsing once read "false" as False: a "preview" the admin meant became a send."""
-    from tests.mdm.conftest import new_token
+    from tests.support.mdm import new_token
 
     assert device_factory().enroll(new_token(platform, water)).status_code == 200
     body = {"target": {"tenant_id": "water"}, "type": "lock", "preview": "false", "expected_count": 1}
@@ -167,8 +167,8 @@ def test_a_tenant_admin_cannot_use_another_departments_ids_in_a_body(
     platform: Admin, water: Department, http: Any, database: Database
 ) -> None:
     from govmobile.core.accounts import Role
-    from tests.mdm.conftest import make_department
     from tests.support.admins import make_admin
+    from tests.support.mdm import make_department
 
     roads = make_department(platform, "roads")
     water_admin = Admin(http, make_admin(database, Role.TENANT_ADMIN, water.tenant_id))

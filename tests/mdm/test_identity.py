@@ -14,9 +14,9 @@ from sqlalchemy import delete
 
 from govmobile.core.certificate_status import certificates
 from govmobile.core.database import Database
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import Admin, Department, new_token
+from tests.support.ca import Clock
 from tests.support.devices import ScriptedDevice, csr_der
+from tests.support.mdm import Admin, Department, new_token
 
 
 def _posture(device: ScriptedDevice) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from govmobile.core.database import Database
 from govmobile.core.directory import Group, Membership, Person
 from govmobile.core.tenancy import Tenant
 from govmobile.mdm.models import Command, Device, EnrollmentToken, Policy
-from tests.mdm.conftest import Admin, Department, make_department, new_token
 from tests.mdm.test_queue import queue
 from tests.support.admins import make_admin
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department, make_department, new_token
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from govmobile.core.database import Database
 from govmobile.mdm.devices import access_lost
 from govmobile.mdm.jobs import Maintenance
 from govmobile.mdm.models import AccessChange
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import Admin, Department
 from tests.mdm.test_queue import queue
+from tests.support.ca import Clock
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department
 
 
 def maintenance(mdm_app: Any) -> Maintenance:

@@ -14,8 +14,8 @@ import pyotp
 import pytest
 
 from govmobile.core.database import Database
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import GATEWAY_SECRET, Admin
+from tests.support.ca import Clock
+from tests.support.mdm import GATEWAY_SECRET, Admin
 
 PASSWORD = "correct horse battery staple"
 WRONG = "not the password at all"

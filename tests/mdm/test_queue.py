@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import Admin
+from tests.support.ca import Clock
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin
 
 
 def queue(admin: Admin, device: ScriptedDevice, kind: str, **payload: Any) -> str:
@@ -162,7 +162,7 @@ def test_results_for_unknown_or_closed_commands_change_nothing(
     assert early.status_code == 409
     assert early.json()["error"] == "command_closed"
     assert state_of(platform, never_sent) == "queued"
-    from tests.mdm.conftest import new_token
+    from tests.support.mdm import new_token
 
     other: ScriptedDevice = device_factory()
     other.enroll(new_token(platform, water))

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from govmobile.core.database import Database
-from tests.mdm.conftest import Admin, Department, make_department, new_token
 from tests.mdm.test_isolation import snapshot
 from tests.mdm.test_queue import ack, next_id, queue
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin, Department, make_department, new_token
 
 
 @pytest.fixture

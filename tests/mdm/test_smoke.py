@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tests.mdm.conftest import Admin
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin
 
 
 def test_enroll_check_in_lock(platform: Admin, enrolled: ScriptedDevice) -> None:

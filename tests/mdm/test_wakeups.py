@@ -7,9 +7,9 @@ import time
 
 import httpx
 
-from tests.mdm.conftest import Admin
 from tests.mdm.test_queue import queue
 from tests.support.devices import ScriptedDevice
+from tests.support.mdm import Admin
 
 
 def test_long_poll_times_out_quietly(enrolled: ScriptedDevice) -> None:

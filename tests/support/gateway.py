@@ -1,12 +1,13 @@
 """A real gateway on loopback: nginx from Debian's packages run by the control plane, in front of
-a CA, an MDM and a recording intranet app, all sharing one real database."""
+a CA, an MDM and a recording intranet app, all sharing one real database; and a scripted device
+that speaks to it with mutual TLS (a pytest plugin: ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import ssl
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,9 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from govmobile.ca import keyfiles
 from govmobile.ca.crl import root_crl
@@ -25,22 +23,9 @@ from govmobile.ca.hierarchy import CaLayout, IssuerKey
 from govmobile.core.database import Database
 from govmobile.gateway.app import create_app
 from govmobile.gateway.settings import GatewaySettings
-from tests.ca.conftest import Clock
-from tests.mdm.conftest import (  # noqa: F401 - the MDM's fixtures, shared with these tests
-    GATEWAY_SECRET,
-    Admin,
-    Department,
-    ca_url,
-    clock,
-    http,
-    mdm_app,
-    mdm_url,
-    new_token,
-    platform,
-    signer,
-    water,
-)
-from tests.support.devices import csr_der, facts_header, leaf_for, read_pkcs7
+from tests.support.ca import Clock
+from tests.support.devices import ScriptedDevice, ThroughGateway
+from tests.support.mdm import GATEWAY_SECRET, Admin, Department, new_token
 from tests.support.pki import issue_server_certificate
 from tests.support.servers import free_port, serving
 from tests.support.upstreams import RecordingUpstream
@@ -137,6 +122,34 @@ class Gateway:
         self.wait_for_generation(generation, timeout)
         self.wait_until(lambda: not self.workers() & old_workers, timeout)
 
+    def curl(self, target: str, *args: str, cert: tuple[Path, Path] | None = None) -> tuple[int, str]:
+        """``curl`` (a real client) for ``target``, a path on the public listener or a whole URL;
+        the status (0 when nothing answered) and the body."""
+        command = ["curl", "-sS", "--cacert", str(self.tls.root), "-o", "-", "-w", "\n%{http_code}"]
+        command += ["--max-time", "20"]
+        if cert is not None:
+            command += ["--cert", str(cert[0]), "--key", str(cert[1])]
+        url = target if target.startswith("https://") else f"{self.public_url}{target}"
+        result = subprocess.run(
+            [*command, *args, url], capture_output=True, text=True, errors="replace", timeout=30
+        )
+        body, _, status = result.stdout.rpartition("\n")
+        return int(status or 0), body
+
+    def s_client(self, version: str, cert: tuple[Path, Path] | None = None) -> list[str]:
+        """The ``openssl s_client`` command for the public listener, as a device would connect."""
+        command = ["openssl", "s_client", "-connect", f"127.0.0.1:{self.public_port}"]
+        command += ["-servername", "localhost", version, "-CAfile", str(self.tls.root)]
+        if cert is not None:
+            command += ["-cert", str(cert[0]), "-key", str(cert[1])]
+        return command
+
+    def add_route(self, admin: Any, **route: Any) -> dict[str, Any]:
+        """Create an intranet-app route through ``admin`` and wait until nginx serves it."""
+        with self.reloaded():
+            created: dict[str, Any] = admin.ok("POST", "/api/v1/routes", json=route)
+        return created
+
 
 def gateway_settings(
     database_url: str, ca_url: str, mdm_url: str, tls: GatewayTls, directory: Path, **overrides: Any
@@ -194,8 +207,16 @@ def gateway_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     return dict(getattr(request, "param", {}))
 
 
+@dataclass(frozen=True)
+class GatewayApp:
+    """The control plane's app, built but not serving yet."""
+
+    app: Any
+    settings: GatewaySettings
+
+
 @pytest.fixture
-def gateway(
+def gateway_app(
     database: Database,
     database_url: str,
     ca_url: str,
@@ -204,9 +225,14 @@ def gateway(
     tmp_path: Path,
     clock: Clock,
     gateway_overrides: dict[str, Any],
-) -> Iterator[Gateway]:
+) -> GatewayApp:
     settings = gateway_settings(database_url, ca_url, mdm_url, gateway_tls, tmp_path, **gateway_overrides)
-    app = create_app(settings, database=database, clock=clock)
+    return GatewayApp(create_app(settings, database=database, clock=clock), settings)
+
+
+@pytest.fixture
+def gateway(gateway_app: GatewayApp, gateway_tls: GatewayTls) -> Iterator[Gateway]:
+    app, settings = gateway_app.app, gateway_app.settings
     with running_gateway(app, settings):
         public_port, management_port = _port(settings.public_listen), _port(settings.management_listen)
         yield Gateway(
@@ -219,65 +245,15 @@ def gateway(
         )
 
 
-@dataclass
-class MobileDevice:
-    """A device that talks only to the gateway, with real mutual TLS."""
-
-    gateway: Gateway
-    directory: Path
-    serial_number: str
-    key: ec.EllipticCurvePrivateKey
-    certificate: x509.Certificate | None = None
-
-    @property
-    def device_id(self) -> str:
-        assert self.certificate is not None
-        return str(self.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
-
-    @property
-    def cert_files(self) -> tuple[Path, Path]:
-        return self.directory / "device.crt", self.directory / "device.key"
-
-    def enroll(self, token: str) -> httpx.Response:
-        with self.gateway.client() as client:
-            response = client.post(
-                "/.well-known/est/simpleenroll",
-                content=base64.b64encode(csr_der(self.key)),
-                auth=("device", token),
-                headers={
-                    "Content-Type": "application/pkcs10",
-                    "GovMobile-Device-Facts": facts_header({"serial_number": self.serial_number}),
-                },
-            )
-        if response.status_code == 200:
-            self.certificate = leaf_for(self.key, read_pkcs7(response.content))
-            keyfiles.write_certificates(self.cert_files[0], [self.certificate])
-            keyfiles.write_private_key(self.cert_files[1], self.key)
-        return response
-
-    def client(self) -> httpx.Client:
-        return self.gateway.client(self.cert_files)
-
-    def checkin(
-        self, posture: dict[str, Any] | None = None, results: list[dict[str, Any]] | None = None
-    ) -> httpx.Response:
-        from tests.support.devices import GOOD_POSTURE
-
-        with self.client() as client:
-            return client.post(
-                "/api/v1/device/checkin", json={"posture": posture or GOOD_POSTURE, "results": results or []}
-            )
-
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+def through_gateway(gateway: Gateway, directory: Path, serial_number: str) -> ScriptedDevice:
+    """A scripted device that reaches the MDM and the apps through ``gateway``, with mutual TLS."""
+    return ScriptedDevice(ThroughGateway(gateway, directory), serial_number)
 
 
 @pytest.fixture
-def mobile(gateway: Gateway, platform: Admin, water: Department, tmp_path: Path) -> MobileDevice:
+def mobile(gateway: Gateway, platform: Admin, water: Department, tmp_path: Path) -> ScriptedDevice:
     """A device enrolled through the gateway, checked in once (active, compliant)."""
-    device = MobileDevice(gateway, tmp_path, "SN-GW-0001", ec.generate_private_key(ec.SECP256R1()))
+    device = through_gateway(gateway, tmp_path / "mobile", "SN-GW-0001")
     response = device.enroll(new_token(platform, water, group_id=water.group_id))
     assert response.status_code == 200, response.text
     assert device.checkin().json()["device"]["state"] == "active"
@@ -297,20 +273,16 @@ def oa_route(
     management: Admin, water: Department, upstream: tuple[RecordingUpstream, str], gateway: Gateway
 ) -> dict[str, Any]:
     """The office app route, admitting the water department's field staff."""
-    with gateway.reloaded():
-        route: dict[str, Any] = management.ok(
-            "POST",
-            "/api/v1/routes",
-            json={
-                "name": "oa",
-                "upstream_url": upstream[1],
-                "allowed_tenants": [water.tenant_id],
-                "allowed_groups": ["field-staff"],
-                "identity_mode": "assertion_and_headers",
-                "websocket": True,
-                "rate_limit": 50,
-            },
-        )
+    route = gateway.add_route(
+        management,
+        name="oa",
+        upstream_url=upstream[1],
+        allowed_tenants=[water.tenant_id],
+        allowed_groups=["field-staff"],
+        identity_mode="assertion_and_headers",
+        websocket=True,
+        rate_limit=50,
+    )
     # The route is live: its location answers (401 without a certificate).
     assert gateway.status_of("/apps/oa/") == 401
     return route

@@ -1,3 +1,6 @@
+"""The CA on loopback: its settings, a clock tests move, the registration authorities' secrets, and
+the CA served over HTTP on the test database (a pytest plugin: ``tests/conftest.py``)."""
+
 from __future__ import annotations
 
 import datetime as dt

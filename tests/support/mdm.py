@@ -1,4 +1,6 @@
-"""An MDM and a CA on loopback sharing one real database, and an admin to drive them."""
+"""An MDM on loopback beside the CA, sharing one real database; admins and departments to drive it,
+and scripted devices that speak to it straight with the gateway's proof (a pytest plugin:
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -10,30 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
-from govmobile.ca.app import create_app as create_ca
-from govmobile.ca.hierarchy import CaLayout
 from govmobile.core.accounts import Role
 from govmobile.core.database import Database
 from govmobile.mdm.app import create_app as create_mdm
 from govmobile.mdm.settings import MdmSettings
 from govmobile.mdm.signer import HttpCertificateSigner
-from tests.ca.conftest import MDM_SECRET, Clock, ca_settings
 from tests.support.admins import make_admin
-from tests.support.devices import ScriptedDevice
+from tests.support.ca import MDM_SECRET, Clock
+from tests.support.devices import ScriptedDevice, StraightToMdm
 from tests.support.servers import serving
 
 GATEWAY_SECRET = "gateway-proof-0123456789abcdef"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ca_url(ca_layout: CaLayout, database: Database, database_url: str, clock: Clock) -> Iterator[str]:
-    with serving(create_ca(ca_settings(ca_layout, database_url), database=database, clock=clock)) as url:
-        yield url
 
 
 @pytest.fixture
@@ -120,6 +109,12 @@ def water(platform: Admin) -> Department:
     return make_department(platform, "water")
 
 
+@pytest.fixture
+def fire(platform: Admin) -> Department:
+    """A second department, to show that one tenant's admin cannot reach the other's data."""
+    return make_department(platform, "fire")
+
+
 def new_token(admin: Admin, department: Department, **extra: Any) -> str:
     body = {"tenant_id": department.tenant_id, "person_id": department.person_id, **extra}
     return str(admin.ok("POST", "/api/v1/enrollment-tokens", json=body)["token"])
@@ -128,7 +123,9 @@ def new_token(admin: Admin, department: Department, **extra: Any) -> str:
 @pytest.fixture
 def device_factory(http: httpx.Client) -> Any:
     def make(serial: str | None = None) -> ScriptedDevice:
-        return ScriptedDevice(http, GATEWAY_SECRET, serial or f"SN{secrets.token_hex(4).upper()}")
+        return ScriptedDevice(
+            StraightToMdm(http, GATEWAY_SECRET), serial or f"SN{secrets.token_hex(4).upper()}"
+        )
 
     return make
 

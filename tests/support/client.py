@@ -1,8 +1,8 @@
-"""The admin API behind one management address, and admins that log in with passwords.
+"""The admin API behind one management address, the typed client on it, and admins that log in
+with passwords (a pytest plugin: ``tests/conftest.py``).
 
-The CA, the MDM and their shared database come from ``tests/mdm/conftest.py``; they are
-imported here so that these tests run against exactly the servers the MDM tests use. The
-routes API is the gateway's own: its tests use the real gateway from ``tests/gateway/conftest.py``
+The CA and the MDM are the very servers of ``tests/support/ca.py`` and ``tests/support/mdm.py``.
+The routes API is the gateway's own: its tests use the real gateway of ``tests/support/gateway.py``
 (nginx run by the control plane) and its management listener.
 """
 
@@ -14,35 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from govmobile.ca.hierarchy import CaLayout
-from govmobile.core.database import Database
 from govmobile_client import GovMobileClient
 from tests.client.management import Appliance, management_listener
-from tests.gateway import conftest as gateway_fixtures
-from tests.gateway.conftest import Gateway
-from tests.mdm import conftest as mdm
-from tests.mdm.conftest import Admin, Department, make_department
-
-# The MDM tests' fixtures, bound here so that pytest offers them to these tests too.
-clock = mdm.clock
-ca_url = mdm.ca_url
-signer = mdm.signer
-mdm_app = mdm.mdm_app
-mdm_url = mdm.mdm_url
-http = mdm.http
-platform = mdm.platform
-water = mdm.water
-device_factory = mdm.device_factory
-enrolled = mdm.enrolled
-# The gateway tests' fixtures: a real gateway (nginx) in front of the same CA and MDM.
-gateway = gateway_fixtures.gateway
-gateway_overrides = gateway_fixtures.gateway_overrides
-gateway_tls = gateway_fixtures.gateway_tls
-management = gateway_fixtures.management
-upstream = gateway_fixtures.upstream
-mobile = gateway_fixtures.mobile
+from tests.support.gateway import Gateway
+from tests.support.mdm import Admin
 
 
 @pytest.fixture
@@ -76,12 +53,6 @@ def gateway_client(gateway_appliance: Appliance, platform: Admin) -> Iterator[Go
         yield made
 
 
-@pytest.fixture
-def fire(platform: Admin) -> Department:
-    """A second department, to show that one tenant's admin cannot reach the other's data."""
-    return make_department(platform, "fire")
-
-
 @dataclass(frozen=True)
 class Login:
     username: str
@@ -105,19 +76,3 @@ def make_login(
 def operator(platform: Admin) -> Login:
     """A platform admin who logs in with username and password."""
     return make_login(platform, "platform_admin", username="ops-lead")
-
-
-def break_audit_chain(database: Database) -> int:
-    """Alter an audit event the way only someone with full database rights could; its id."""
-    with database.transaction() as session:
-        connection = session.connection()
-        if database.is_sqlite:
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:
-            connection.execute(text("DROP TRIGGER audit_event_no_update_delete ON audit_event"))
-        target = int(connection.execute(text("SELECT min(id) FROM audit_event")).scalar_one())
-        connection.execute(
-            text("UPDATE audit_event SET actor = 'admin:mallory' WHERE id = :id"), {"id": target}
-        )
-    return target
