@@ -141,7 +141,8 @@ class Directory:
             person = update_person(
                 change.session, get_person(change.session, person_id, scope=principal.tenant_scope()), data
             )
-            if data.disabled:
+            # ``is True``: an omitted field is pydantic's MISSING, which is truthy.
+            if data.disabled is True:
                 self.access_lost(
                     change.session, person_id=person.id, reason="person disabled", now=change.now
                 )
