@@ -18,8 +18,8 @@ import websockets
 from govmobile.core import audit
 from govmobile.core.database import Database
 from govmobile.gateway import decisions
-from govmobile.mdm.commands import ENDS_ACCESS
 from govmobile.mdm.models import CommandState
+from govmobile.mdm.queue import ENDS_ACCESS
 from tests.gateway.conftest import Gateway, MobileDevice
 from tests.mdm.conftest import Admin, Department, make_department
 from tests.support.devices import GOOD_POSTURE

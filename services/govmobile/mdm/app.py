@@ -24,8 +24,8 @@ from govmobile.mdm.api.device_protocol import checkin_route, device_protocol_rou
 from govmobile.mdm.api.devices import device_routes
 from govmobile.mdm.api.enrollment import est_routes
 from govmobile.mdm.api.enrollment_tokens import enrollment_token_routes
-from govmobile.mdm.devices import access_lost
 from govmobile.mdm.jobs import Maintenance, maintenance_pass
+from govmobile.mdm.lifecycle import access_lost
 from govmobile.mdm.metrics import MdmMetrics
 from govmobile.mdm.registrar import Registrar
 from govmobile.mdm.service import Mdm

@@ -26,9 +26,9 @@ from sqlmodel import Session, select
 
 from govmobile.core.certificate_status import certificates, refuse_unusable, usable
 from govmobile.core.errors import InvalidInput, PermissionDenied, Unauthenticated
-from govmobile.mdm import commands as queue
+from govmobile.mdm import queue
 from govmobile.mdm.compliance import Compliance, Location, Posture, evaluate
-from govmobile.mdm.devices import access_lost, record_event, set_state
+from govmobile.mdm.lifecycle import access_lost, record_event, set_state
 from govmobile.mdm.models import (
     Command,
     CommandState,

@@ -22,11 +22,9 @@ from govmobile.core.directory import get_group
 from govmobile.core.errors import Conflict, InvalidInput
 from govmobile.core.ids import new_id
 from govmobile.core.tenancy import get_tenant, tenant_id_of
-from govmobile.mdm import commands as queue
-from govmobile.mdm import devices as lifecycle
-from govmobile.mdm import policies
+from govmobile.mdm import lifecycle, policies, queue
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest, check_in, device_for_certificate, heartbeat
-from govmobile.mdm.devices import DeviceQuery
+from govmobile.mdm.lifecycle import DeviceQuery
 from govmobile.mdm.models import (
     Command,
     CommandState,

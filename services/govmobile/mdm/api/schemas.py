@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from govmobile.mdm.commands import CommandReport
 from govmobile.mdm.compliance import Posture
 from govmobile.mdm.models import (
     Command,
@@ -19,6 +18,7 @@ from govmobile.mdm.models import (
     DeviceEvent,
     DeviceState,
 )
+from govmobile.mdm.queue import CommandReport
 
 
 class EnrollmentTokenIssued(BaseModel):
