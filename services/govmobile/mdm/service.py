@@ -1,8 +1,9 @@
 """The MDM's application service for the fleet: check-ins, devices, commands and policies.
 
 Each public method is one use case, in its own transactions; routes call these methods and
-nothing else. Enrollment lives in ``registrar``, accounts and the directory in
-``administration``. Revocations requested here reach the CA after the transaction commits.
+nothing else. Enrollment lives in ``registrar``; accounts and the directory are not the MDM's
+(``govmobile.administration``). Revocations requested here reach the CA after the transaction
+commits.
 """
 
 from __future__ import annotations
