@@ -58,7 +58,7 @@ from govmobile.core.directory import Group, Membership, Person
 from govmobile.core.tenancy import Tenant
 from govmobile.mdm.checkin import CheckinRequest
 from govmobile.mdm.compliance import Posture
-from govmobile.mdm.devices import DeviceQuery
+from govmobile.mdm.lifecycle import DeviceQuery
 from govmobile.mdm.models import Device, DeviceCheckin, DeviceState
 from govmobile.mdm.service import Mdm
 from govmobile.migrations import upgrade

@@ -17,8 +17,8 @@ import websockets
 from govmobile.core import audit
 from govmobile.core.database import Database
 from govmobile.gateway import decisions
-from govmobile.mdm.commands import ENDS_ACCESS
 from govmobile.mdm.models import CommandState
+from govmobile.mdm.queue import ENDS_ACCESS
 from tests.support.devices import GOOD_POSTURE, ScriptedDevice
 from tests.support.gateway import Gateway, through_gateway
 from tests.support.mdm import Admin, Department, make_department

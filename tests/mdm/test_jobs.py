@@ -9,8 +9,8 @@ import httpx
 from sqlmodel import col, select
 
 from govmobile.core.database import Database
-from govmobile.mdm.devices import access_lost
 from govmobile.mdm.jobs import Maintenance
+from govmobile.mdm.lifecycle import access_lost
 from govmobile.mdm.models import AccessChange
 from tests.mdm.test_queue import queue
 from tests.support.ca import Clock

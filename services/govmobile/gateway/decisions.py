@@ -35,7 +35,7 @@ class Decision:
 
 
 #: The MDM's open command states (queued, sent, not now) and the commands that end access while
-#: they are open (govmobile.mdm.commands.ENDS_ACCESS; services do not import each other).
+#: they are open (govmobile.mdm.queue.ENDS_ACCESS; services do not import each other).
 _OPEN_COMMAND_STATES = ("queued", "sent", "not_now")
 _PENDING_REFUSALS = {
     "lock": ("device_locked", "the device is being locked; contact your IT desk"),

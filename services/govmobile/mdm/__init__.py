@@ -3,9 +3,11 @@
 Layers, inside out:
 
 - ``models``: the MDM's tables (it is their only writer).
-- ``compliance``, ``est``, ``identity``, ``receipts``: pure protocol and policy code.
-- ``enrollment``, ``devices``, ``commands``, ``checkin``, ``policies``, ``jobs``: the domain,
-  working on a database session and the narrow ``CertificateSigner`` interface (``signer``).
+- ``compliance``, ``est``, ``receipts``: pure protocol and policy code.
+- ``enrollment``, ``lifecycle`` (devices), ``queue`` (commands), ``checkin`` (with
+  ``checkin_record`` and ``acknowledgements``), ``policies``, ``jobs``: the domain, working on a
+  database session and the narrow ``CertificateSigner`` interface (``signer``).
 - ``wakeups``: long-poll wake-ups across processes.
-- ``api``: HTTP routes; ``app`` wires it all from settings; ``cli`` is ``govmobile-mdm``.
+- ``api``: HTTP routes; ``app`` wires it all from settings and mounts administration's admin
+  routers (``govmobile.administration``); ``cli`` is ``govmobile-mdm``.
 """

@@ -9,19 +9,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from govmobile import __version__
+from govmobile.administration.accounts import AdminAccounts
+from govmobile.administration.api.accounts import account_routes
+from govmobile.administration.api.audit import audit_routes
+from govmobile.administration.api.directory import directory_routes
+from govmobile.administration.audit_log import AuditLog
+from govmobile.administration.directory import Directory
+from govmobile.administration.sessions import Sessions
 from govmobile.core.accounts import LoginPolicy
 from govmobile.core.database import Database, utcnow
 from govmobile.core.logins import LoginThrottle
 from govmobile.core.settings import load_settings
-from govmobile.mdm.administration import Administration
-from govmobile.mdm.api.accounts import account_routes
-from govmobile.mdm.api.audit import audit_routes
 from govmobile.mdm.api.device_protocol import checkin_route, device_protocol_routes
 from govmobile.mdm.api.devices import device_routes
-from govmobile.mdm.api.directory import directory_routes
 from govmobile.mdm.api.enrollment import est_routes
 from govmobile.mdm.api.enrollment_tokens import enrollment_token_routes
 from govmobile.mdm.jobs import Maintenance, maintenance_pass
+from govmobile.mdm.lifecycle import access_lost
 from govmobile.mdm.metrics import MdmMetrics
 from govmobile.mdm.registrar import Registrar
 from govmobile.mdm.service import Mdm
@@ -71,7 +75,7 @@ def create_app(
     assert settings.gateway_secret is not None
     mdm = Mdm(database, signer, clock=clock)
     registrar = Registrar(database, signer, server_url=settings.public_url, clock=clock)
-    administration = Administration(
+    sessions = Sessions(
         database,
         login_policy=LoginPolicy(
             session_ttl=dt.timedelta(hours=settings.session_hours),
@@ -84,6 +88,10 @@ def create_app(
         ),
         clock=clock,
     )
+    accounts = AdminAccounts(database, clock=clock)
+    # The MDM hears of people who lose access (disabled, out of a group) in the same transaction.
+    directory = Directory(database, access_lost=access_lost, clock=clock)
+    audit_log = AuditLog(database)
     trust = GatewayTrust(settings.gateway_secret.get_secret_value())
     hub = WakeupHub(database, poll_interval=settings.wakeup_poll_seconds)
     maintenance = Maintenance(
@@ -136,10 +144,10 @@ def create_app(
         fast_routes=[checkin_route(mdm, trust)],
         description=DESCRIPTION,
     )
-    app.include_router(account_routes(administration, authenticate, client_address))
-    app.include_router(directory_routes(administration, authenticate))
+    app.include_router(account_routes(sessions, accounts, authenticate, client_address))
+    app.include_router(directory_routes(directory, authenticate))
     app.include_router(device_routes(mdm, authenticate))
-    app.include_router(audit_routes(administration, authenticate))
+    app.include_router(audit_routes(audit_log, authenticate))
     app.include_router(enrollment_token_routes(registrar, authenticate))
     app.include_router(est_routes(registrar, presented_certificate))
     app.include_router(

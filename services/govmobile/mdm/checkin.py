@@ -2,43 +2,36 @@
 
 Everything in one transaction, in this order: results first (all validated before any is
 applied), then posture and compliance, then the next command. What an acknowledgement means
-for the device — locked, lost, wiped — is decided here, so that the device's state always
-reflects what it confirmed, never what is merely queued.
+for the device — locked, lost, wiped — is decided in ``acknowledgements``, one handler per
+command type, so that the device's state always reflects what it confirmed, never what is
+merely queued.
 
 Most check-ins are heartbeats: no results, no change of state or compliance. ``heartbeat``
 handles those with a few Core statements (the ORM's unit of work costs several times more
-than the SQL); anything else goes through ``check_in`` on ORM objects. Both end in the same
-``deliver_next``.
+than the SQL); anything else goes through ``check_in`` on ORM objects. Both write what
+``checkin_record`` computes, and both end in the same ``deliver_next``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Text, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from govmobile.core.certificate_status import certificates, refuse_unusable, usable
-from govmobile.core.errors import InvalidInput, PermissionDenied, Unauthenticated
-from govmobile.mdm import commands as queue
-from govmobile.mdm.compliance import Compliance, Location, Posture, evaluate
-from govmobile.mdm.devices import access_lost, record_event, set_state
-from govmobile.mdm.models import (
-    Command,
-    CommandState,
-    CommandType,
-    Device,
-    DeviceCheckin,
-    DeviceState,
-    Policy,
-)
-from govmobile.mdm.receipts import verify_receipt
+from govmobile.core.errors import PermissionDenied, Unauthenticated
+from govmobile.mdm import acknowledgements, queue
+from govmobile.mdm.acknowledgements import Acknowledgement
+from govmobile.mdm.checkin_record import StoredPosture, record_checkin
+from govmobile.mdm.compliance import Compliance, Posture, evaluate
+from govmobile.mdm.lifecycle import access_lost, record_event, set_state
+from govmobile.mdm.models import Command, Device, DeviceCheckin, DeviceState, Policy
 from govmobile.web.device_identity import PresentedCertificate
 
 
@@ -155,34 +148,24 @@ def heartbeat(
         return None  # the full path refuses it with the right error
     policy = policy_for(row.tenant_id)
     compliance = evaluate(policy, request.posture)
-    if compliance.compliant != row.compliant:
+    stored = StoredPosture(row.posture, row.compliant, row.os_name, row.os_version, row.lost_mode)
+    record = record_checkin(stored, request.posture, compliance, now=now)
+    if record.compliance_changed:
         return None  # a compliance change is an event in the device's history
-    posture = request.posture
-    posture_json = posture.model_dump_json()
-    reasons = json.dumps(list(compliance.reasons))
-    location = posture.location.model_dump_json() if row.lost_mode and posture.location is not None else None
     connection.execute(
         _RECORD_HEARTBEAT,
         {
             "for_device": row.id,
-            "seen_at": now,
-            "posture_json": posture_json,
-            "reasons_json": reasons,
-            "new_os_name": posture.os_name or row.os_name,
-            "new_os_version": posture.os_version or row.os_version,
-            "location_json": location,
+            "seen_at": record.last_seen_at,
+            "posture_json": record.posture,
+            "reasons_json": record.compliance_reasons,
+            "new_os_name": record.os_name,
+            "new_os_version": record.os_version,
+            "location_json": record.last_location,
         },
     )
-    if posture.essentials() != _essentials(row.posture):
-        connection.execute(
-            insert(_CHECKINS).values(
-                device_id=row.id,
-                at=now,
-                compliant=compliance.compliant,
-                reasons=reasons,
-                posture=posture_json,
-            )
-        )
+    if record.history:
+        connection.execute(insert(_CHECKINS).values(**record.history_row(row.id)))
     command = queue.deliver_next(connection, row.id, row.checkin_count + 1, now=now)
     view = DeviceView(
         row.id, row.tenant_id, DeviceState(row.state), row.lost_mode, row.lock_message, row.cert_not_after
@@ -256,7 +239,9 @@ def check_in(
     for command, report in checked:
         queue.record_report(session, device, command, report, now=now)
         if report.status == "acknowledged":
-            _apply_acknowledgement(session, device, command, report.result, presented, outcome, now)
+            acknowledgements.apply(
+                Acknowledgement(session, device, command, report.result, presented, now, outcome.revoke)
+            )
     if device.state in (DeviceState.WIPED, DeviceState.RETIRED):
         outcome.compliance = Compliance(False, (f"device {device.state.value}",))
         _save(session, device, request.posture, outcome.compliance, now)
@@ -277,11 +262,11 @@ def check_in(
 def _save(
     session: Session, device: Device, posture: Posture, compliance: Compliance, now: dt.datetime
 ) -> None:
-    posture_json = posture.model_dump_json()
-    # History records changes, not heartbeats: last_seen_at already says the device is alive,
-    # and battery level or position alone are not a change worth a history row.
-    changed = posture.essentials() != _essentials(device.posture) or device.compliant != compliance.compliant
-    if device.compliant != compliance.compliant:
+    stored = StoredPosture(
+        device.posture, device.compliant, device.os_name, device.os_version, device.lost_mode
+    )
+    record = record_checkin(stored, posture, compliance, now=now)
+    if record.compliance_changed:
         record_event(
             session,
             device,
@@ -291,105 +276,17 @@ def _save(
             details={"compliant": compliance.compliant, "reasons": list(compliance.reasons)},
         )
         device.revision += 1
-        device.noncompliant_since = None if compliance.compliant else now
-        if not compliance.compliant:
+        device.noncompliant_since = record.noncompliant_since
+        if not record.compliant:
             access_lost(session, device=device, reason="non-compliant", now=now)
-    device.compliant = compliance.compliant
-    device.compliance_reasons = json.dumps(list(compliance.reasons))
-    device.posture = posture_json
-    device.os_name = posture.os_name or device.os_name
-    device.os_version = posture.os_version or device.os_version
-    device.last_seen_at = now
-    if device.lost_mode and posture.location is not None:
-        device.last_location = posture.location.model_dump_json()
+    device.compliant = record.compliant
+    device.compliance_reasons = record.compliance_reasons
+    device.posture = record.posture
+    device.os_name = record.os_name
+    device.os_version = record.os_version
+    device.last_seen_at = record.last_seen_at
+    if record.last_location is not None:
+        device.last_location = record.last_location
     session.add(device)
-    if changed:
-        session.add(
-            DeviceCheckin(
-                device_id=device.id,
-                at=now,
-                compliant=compliance.compliant,
-                reasons=device.compliance_reasons,
-                posture=posture_json,
-            )
-        )
-
-
-def _apply_acknowledgement(
-    session: Session,
-    device: Device,
-    command: Command,
-    result: dict[str, Any],
-    presented: PresentedCertificate,
-    outcome: CheckinOutcome,
-    now: dt.datetime,
-) -> None:
-    actor = f"device:{device.id}"
-    payload = json.loads(command.payload)
-    kind = CommandType(command.type)
-    if kind is CommandType.LOCK:
-        set_state(session, device, DeviceState.LOCKED, actor=actor, now=now, reason="lock acknowledged")
-        device.lock_message = payload.get("message") or None
-    elif kind is CommandType.UNLOCK:
-        if device.state is DeviceState.LOCKED:
-            set_state(session, device, DeviceState.ACTIVE, actor=actor, now=now, reason="unlock acknowledged")
-        device.lock_message = None
-    elif kind is CommandType.LOST_MODE_ON:
-        set_state(session, device, DeviceState.LOST, actor=actor, now=now, reason="lost mode acknowledged")
-        device.lost_mode = True
-    elif kind is CommandType.LOST_MODE_OFF:
-        if device.state is DeviceState.LOST:
-            set_state(session, device, DeviceState.ACTIVE, actor=actor, now=now, reason="lost mode ended")
-        device.lost_mode = False
-    elif kind is CommandType.WIPE:
-        # The device confirms before it wipes, so from here on the server knows it is gone.
-        set_state(
-            session, device, DeviceState.WIPED, actor=actor, now=now, reason="wipe confirmed by the device"
-        )
-        queue.close_open_commands(session, device, CommandState.CANCELLED, reason="device wiped", now=now)
-        # The certificate stays bound, revoked, so that the device is told it was wiped.
-        for serial in (device.cert_serial, device.previous_cert_serial):
-            if serial:
-                outcome.revoke.append((serial, "cessationOfOperation"))
-    elif kind is CommandType.SELECTIVE_WIPE:
-        try:
-            receipt = verify_receipt(
-                result, certificate=presented.load(), device_id=device.id, command_id=command.id
-            )
-        except InvalidInput as refused:
-            # Name the command, so the device can drop or redo this result alone.
-            raise InvalidInput(
-                refused.public_message, code=refused.code, details={"command_ids": [command.id]}
-            ) from None
-        device.work_container_wiped_at = now
-        record_event(
-            session,
-            device,
-            actor=actor,
-            change="work container wiped",
-            now=now,
-            details={"destroyed": receipt.get("destroyed"), "receipt_at": receipt.get("at")},
-        )
-    elif kind is CommandType.LOCATE:
-        location = result.get("location")
-        if location is None:
-            raise InvalidInput(
-                "a locate result needs a 'location'", code="bad_result", details={"command_ids": [command.id]}
-            )
-        try:
-            device.last_location = Location.model_validate(location).model_dump_json()
-        except ValidationError:
-            raise InvalidInput(
-                "the locate result's location is not a valid position",
-                code="bad_result",
-                details={"command_ids": [command.id]},
-            ) from None
-    device.revision += 1
-    session.add(device)
-
-
-def _essentials(stored_posture: str) -> str:
-    try:
-        return Posture.model_validate_json(stored_posture).essentials()
-    except ValidationError:
-        return ""
+    if record.history:
+        session.add(DeviceCheckin(**record.history_row(device.id)))

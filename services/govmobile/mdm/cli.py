@@ -39,8 +39,7 @@ def serve() -> None:
 )
 def bootstrap_admin(username: str | None, password_file: Path | None) -> None:
     """Create the first platform admin from a deployment secret (does nothing if it exists)."""
-    from govmobile.core.accounts import LoginPolicy
-    from govmobile.mdm.administration import Administration
+    from govmobile.administration.accounts import AdminAccounts
 
     with _clear_errors():
         settings = load_settings(MdmSettings)
@@ -49,9 +48,7 @@ def bootstrap_admin(username: str | None, password_file: Path | None) -> None:
             raise ConfigurationError("give --password-file or GOVMOBILE_MDM_BOOTSTRAP_ADMIN_PASSWORD_FILE")
         password = source.read_text().strip()
         name = username or settings.bootstrap_admin_username
-        created = Administration(
-            Database(settings.database_url), login_policy=LoginPolicy()
-        ).bootstrap_platform_admin(name, password)
+        created = AdminAccounts(Database(settings.database_url)).bootstrap_platform_admin(name, password)
         click.echo(f"platform admin {name!r} {'created' if created else 'already exists'}")
 
 
@@ -70,12 +67,11 @@ def unlock_admin(username: str, source: str | None) -> None:
     through the API (the platform admin itself is kept out). Forgets USERNAME's failed logins
     from every address; recorded in the audit log as done by `operator`.
     """
-    from govmobile.core.accounts import LoginPolicy
-    from govmobile.mdm.administration import Administration
+    from govmobile.administration.accounts import AdminAccounts
 
     with _clear_errors():
         settings = load_settings(MdmSettings)
-        forgotten = Administration(Database(settings.database_url), login_policy=LoginPolicy()).unlock_login(
+        forgotten = AdminAccounts(Database(settings.database_url)).unlock_login(
             username, source=source, actor="operator"
         )
         click.echo(f"{username}: {forgotten} failed login(s) forgotten; logging in works again")

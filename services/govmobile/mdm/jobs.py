@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 
 from govmobile.core import audit, logins
 from govmobile.core.database import Database, utcnow
-from govmobile.mdm import commands as queue
+from govmobile.mdm import queue
 from govmobile.mdm.compliance import offline_reason
-from govmobile.mdm.devices import REACHABLE, access_lost, record_event
+from govmobile.mdm.lifecycle import REACHABLE, access_lost, record_event
 from govmobile.mdm.models import (
     AccessChange,
     Command,

@@ -25,9 +25,7 @@ from govmobile.core.directory import add_member, get_group, get_person
 from govmobile.core.errors import Conflict, Unauthenticated
 from govmobile.core.ids import new_id
 from govmobile.core.tenancy import tenant_id_of
-from govmobile.mdm import commands as queue
-from govmobile.mdm import devices as lifecycle
-from govmobile.mdm import enrollment
+from govmobile.mdm import enrollment, lifecycle, queue
 from govmobile.mdm.checkin import device_for_certificate
 from govmobile.mdm.enrollment import DeviceFacts, EnrollmentTokenCreate
 from govmobile.mdm.est import csr_pem

@@ -1,8 +1,9 @@
 """The MDM's application service for the fleet: check-ins, devices, commands and policies.
 
 Each public method is one use case, in its own transactions; routes call these methods and
-nothing else. Enrollment lives in ``registrar``, accounts and the directory in
-``administration``. Revocations requested here reach the CA after the transaction commits.
+nothing else. Enrollment lives in ``registrar``; accounts and the directory are not the MDM's
+(``govmobile.administration``). Revocations requested here reach the CA after the transaction
+commits.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from govmobile.core.directory import get_group
 from govmobile.core.errors import Conflict, InvalidInput
 from govmobile.core.ids import new_id
 from govmobile.core.tenancy import get_tenant, tenant_id_of
-from govmobile.mdm import commands as queue
-from govmobile.mdm import devices as lifecycle
-from govmobile.mdm import policies
+from govmobile.mdm import lifecycle, policies, queue
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest, check_in, device_for_certificate, heartbeat
-from govmobile.mdm.devices import DeviceQuery
+from govmobile.mdm.lifecycle import DeviceQuery
 from govmobile.mdm.models import (
     Command,
     CommandState,

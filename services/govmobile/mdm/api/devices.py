@@ -19,7 +19,7 @@ from govmobile.mdm.api.schemas import (
     DevicePage,
     DevicePublic,
 )
-from govmobile.mdm.devices import DeviceQuery
+from govmobile.mdm.lifecycle import DeviceQuery
 from govmobile.mdm.models import DeviceState
 from govmobile.mdm.policies import PolicyPublic, PolicyUpdate
 from govmobile.mdm.service import BulkTarget, Mdm

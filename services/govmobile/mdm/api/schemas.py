@@ -6,11 +6,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from pydantic import MISSING, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from govmobile.core.accounts import ApiToken, Role, TokenKind
-from govmobile.core.audit import AuditEventPublic
-from govmobile.mdm.commands import CommandReport
 from govmobile.mdm.compliance import Posture
 from govmobile.mdm.models import (
     Command,
@@ -21,55 +18,7 @@ from govmobile.mdm.models import (
     DeviceEvent,
     DeviceState,
 )
-
-
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    username: str = Field(max_length=63)
-    password: str = Field(max_length=1024)
-    totp_code: str | None = Field(default=None, max_length=10)
-
-
-class TokenIssued(BaseModel):
-    token: str = Field(description="shown once; send as 'Authorization: Bearer <token>'")
-    id: str
-    kind: TokenKind
-    expires_at: dt.datetime
-
-    @classmethod
-    def of(cls, secret: str, token: ApiToken) -> TokenIssued:
-        return cls(token=secret, id=token.id, kind=token.kind, expires_at=token.expires_at)
-
-
-class Me(BaseModel):
-    account_id: str
-    username: str
-    role: Role
-    tenant_id: str | None
-
-
-class ApiTokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    ttl_days: StrictInt = Field(default=90, ge=1, le=366)
-
-
-class TotpStarted(BaseModel):
-    provisioning_uri: str
-
-
-class TotpConfirm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]+$")
-
-
-class AdminAccess(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    disabled: StrictBool | MISSING = Field(default=MISSING, description="omit to leave as it is")
-    unlock: StrictBool = Field(default=False, description="forget the account's failed logins")
-
-    def disabled_or_none(self) -> bool | None:
-        return None if self.disabled is MISSING else self.disabled
+from govmobile.mdm.queue import CommandReport
 
 
 class EnrollmentTokenIssued(BaseModel):
@@ -229,18 +178,6 @@ class BulkCommandResponse(BaseModel):
     count: int
     bulk_id: str | None
     sent: bool
-
-
-class AuditPage(BaseModel):
-    items: list[AuditEventPublic]
-    next_cursor: int | None
-
-
-class AuditVerificationPublic(BaseModel):
-    ok: bool
-    events_checked: int
-    first_broken_id: int | None
-    reason: str
 
 
 # -- device protocol ---------------------------------------------------------------------------

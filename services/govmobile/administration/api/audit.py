@@ -5,15 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from govmobile.administration.api.schemas import AuditPage, AuditVerificationPublic
+from govmobile.administration.audit_log import AuditLog, AuditQuery
 from govmobile.core.accounts import Principal
 from govmobile.core.audit import AuditEventPublic
-from govmobile.mdm.administration import Administration, AuditQuery
-from govmobile.mdm.api.schemas import AuditPage, AuditVerificationPublic
 from govmobile.web.openapi import errors
 from govmobile.web.params import MomentQuery, TenantQuery
 
 
-def audit_routes(administration: Administration, authenticate: Callable[..., Principal]) -> APIRouter:
+def audit_routes(audit_log: AuditLog, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
     @router.get("", response_model=AuditPage, responses=errors(400, 404))
@@ -27,7 +27,7 @@ def audit_routes(administration: Administration, authenticate: Callable[..., Pri
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AuditPage:
         """Newest first; pass next_cursor back as cursor for older events."""
-        events = administration.audit_events(
+        events = audit_log.events(
             admin,
             AuditQuery(
                 action=action,
@@ -47,7 +47,7 @@ def audit_routes(administration: Administration, authenticate: Callable[..., Pri
     @router.get("/verify", response_model=AuditVerificationPublic)
     def verify(admin: Annotated[Principal, Depends(authenticate)]) -> AuditVerificationPublic:
         """Recompute the hash chain from the first event and name the first broken link."""
-        result = administration.verify_audit(admin)
+        result = audit_log.verify(admin)
         return AuditVerificationPublic(
             ok=result.ok,
             events_checked=result.events_checked,

@@ -1,4 +1,4 @@
-"""Devices: lifecycle, the asset history, and tenant-scoped listing."""
+"""Devices as full-lifecycle asset records: states and their transitions, history, listing."""
 
 from __future__ import annotations
 

@@ -5,9 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from govmobile.core.accounts import AdminAccountCreate, AdminAccountPublic, ApiTokenPublic, Principal
-from govmobile.mdm.administration import Administration
-from govmobile.mdm.api.schemas import (
+from govmobile.administration.accounts import AdminAccounts
+from govmobile.administration.api.schemas import (
     AdminAccess,
     ApiTokenCreate,
     LoginRequest,
@@ -16,12 +15,15 @@ from govmobile.mdm.api.schemas import (
     TotpConfirm,
     TotpStarted,
 )
+from govmobile.administration.sessions import Sessions
+from govmobile.core.accounts import AdminAccountCreate, AdminAccountPublic, ApiTokenPublic, Principal
 from govmobile.web.openapi import errors
 from govmobile.web.params import IdPath
 
 
 def account_routes(
-    administration: Administration,
+    sessions: Sessions,
+    accounts: AdminAccounts,
     authenticate: Callable[..., Principal],
     client_address: Callable[..., str],
 ) -> APIRouter:
@@ -33,13 +35,13 @@ def account_routes(
 
         Every wrong credential gets the same 401. Failed logins are throttled by address and by
         username, never by locking the account: 429 with Retry-After (see docs/admin-api.md)."""
-        secret, token = administration.login(body.username, body.password, body.totp_code, source=source)
+        secret, token = sessions.login(body.username, body.password, body.totp_code, source=source)
         return TokenIssued.of(secret, token)
 
     @router.post("/auth/logout", status_code=204)
     def logout(request: Request, admin: Annotated[Principal, Depends(authenticate)]) -> Response:
         """Revoke the token this request carries."""
-        administration.logout(admin, request.headers["authorization"].partition(" ")[2].strip())
+        sessions.logout(admin, request.headers["authorization"].partition(" ")[2].strip())
         return Response(status_code=204)
 
     @router.get("/auth/me", response_model=Me)
@@ -51,31 +53,28 @@ def account_routes(
     @router.post("/auth/totp", response_model=TotpStarted)
     def start_totp(admin: Annotated[Principal, Depends(authenticate)]) -> TotpStarted:
         """Begin TOTP enrollment: scan the URI, then confirm with a code."""
-        return TotpStarted(provisioning_uri=administration.start_totp(admin))
+        return TotpStarted(provisioning_uri=sessions.start_totp(admin))
 
     @router.post("/auth/totp/confirm", status_code=204, responses=errors(400, 409))
     def confirm_totp(body: TotpConfirm, admin: Annotated[Principal, Depends(authenticate)]) -> Response:
-        administration.confirm_totp(admin, body.code)
+        sessions.confirm_totp(admin, body.code)
         return Response(status_code=204)
 
     @router.post("/tokens", response_model=TokenIssued, status_code=201)
     def create_token(body: ApiTokenCreate, admin: Annotated[Principal, Depends(authenticate)]) -> TokenIssued:
         """An API token for automation, acting as you."""
-        secret, token = administration.create_api_token(admin, body.name, body.ttl_days)
+        secret, token = sessions.create_api_token(admin, body.name, body.ttl_days)
         return TokenIssued.of(secret, token)
 
     @router.get("/tokens", response_model=list[ApiTokenPublic])
     def list_tokens(admin: Annotated[Principal, Depends(authenticate)]) -> list[ApiTokenPublic]:
         return [
-            ApiTokenPublic.model_validate(t, from_attributes=True)
-            for t in administration.list_api_tokens(admin)
+            ApiTokenPublic.model_validate(t, from_attributes=True) for t in sessions.list_api_tokens(admin)
         ]
 
     @router.delete("/tokens/{token_id}", response_model=ApiTokenPublic, responses=errors(404, 409))
     def revoke_token(token_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> ApiTokenPublic:
-        return ApiTokenPublic.model_validate(
-            administration.revoke_api_token(admin, token_id), from_attributes=True
-        )
+        return ApiTokenPublic.model_validate(sessions.revoke_api_token(admin, token_id), from_attributes=True)
 
     @router.post(
         "/admins", response_model=AdminAccountPublic, status_code=201, responses=errors(400, 403, 404, 409)
@@ -83,11 +82,11 @@ def account_routes(
     def create_admin(
         body: AdminAccountCreate, admin: Annotated[Principal, Depends(authenticate)]
     ) -> AdminAccountPublic:
-        return AdminAccountPublic.of(administration.create_admin(admin, body))
+        return AdminAccountPublic.of(accounts.create_admin(admin, body))
 
     @router.get("/admins", response_model=list[AdminAccountPublic])
     def list_admins(admin: Annotated[Principal, Depends(authenticate)]) -> list[AdminAccountPublic]:
-        return [AdminAccountPublic.of(a) for a in administration.list_admins(admin)]
+        return [AdminAccountPublic.of(a) for a in accounts.list_admins(admin)]
 
     @router.patch("/admins/{account_id}", response_model=AdminAccountPublic, responses=errors(403, 404, 409))
     def change_access(
@@ -95,9 +94,7 @@ def account_routes(
     ) -> AdminAccountPublic:
         """Disable, enable or unlock an account."""
         return AdminAccountPublic.of(
-            administration.set_admin_access(
-                admin, account_id, disabled=body.disabled_or_none(), unlock=body.unlock
-            )
+            accounts.set_admin_access(admin, account_id, disabled=body.disabled_or_none(), unlock=body.unlock)
         )
 
     return router
