@@ -195,7 +195,7 @@ def crl_generation(layout: CaLayout, url: str) -> tuple[float, int]:
 
 
 def builder_comparison(layout: CaLayout, entries: int) -> tuple[float, float]:
-    from govmobile.ca.crl import RevokedEntry, build_crl
+    from govmobile.ca.revocation_list import RevokedEntry, build_crl
 
     issuer = load_issuer(layout)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)

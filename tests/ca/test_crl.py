@@ -6,8 +6,8 @@ import datetime as dt
 
 from cryptography import x509
 
-from govmobile.ca.crl import RevokedEntry, build_crl
 from govmobile.ca.hierarchy import CaLayout, load_issuer
+from govmobile.ca.revocation_list import RevokedEntry, build_crl
 
 
 def test_crl_parses_and_verifies(ca_layout: CaLayout) -> None:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from govmobile.ca import keyfiles
-from govmobile.ca.crl import root_crl
 from govmobile.ca.hierarchy import CaLayout, IssuerKey
+from govmobile.ca.revocation_list import root_crl
 from govmobile.core.database import Database
 from govmobile.gateway.app import create_app
 from govmobile.gateway.settings import GatewaySettings

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from govmobile.ca import crl as crl_format
+from govmobile.ca import revocation_list
 from govmobile.ca.csr import KeyPolicy, RequestedNames, check_csr, parse_csr
 from govmobile.ca.hierarchy import IssuerKey
 from govmobile.ca.keyfiles import load_certificates
@@ -85,7 +85,7 @@ class CertificateStore(Protocol):
 
     def publish_crl(
         self,
-        build: Callable[[int, Iterator[crl_format.RevokedEntry]], bytes],
+        build: Callable[[int, Iterator[revocation_list.RevokedEntry]], bytes],
         *,
         now: dt.datetime,
         next_update: dt.datetime,
@@ -310,8 +310,8 @@ class Authority:
         now = self.clock()
         next_update = now + self.policy.crl_lifetime
 
-        def build(number: int, entries: Iterator[crl_format.RevokedEntry]) -> bytes:
-            return crl_format.build_crl(
+        def build(number: int, entries: Iterator[revocation_list.RevokedEntry]) -> bytes:
+            return revocation_list.build_crl(
                 self.issuer, entries, number=number, this_update=now, next_update=next_update
             )
 

@@ -235,8 +235,8 @@ def install_issuing(ca_dir: Path, cert: Path, root_cert: Path, passphrase_file: 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def root_crl(root_cert: Path, root_key: Path, days: int, out: Path) -> None:
     """Write a CRL signed by the root (run where the root key lives; the gateway needs it)."""
-    from govmobile.ca.crl import root_crl as make_root_crl
     from govmobile.ca.hierarchy import IssuerKey
+    from govmobile.ca.revocation_list import root_crl as make_root_crl
 
     with _clear_errors():
         certificate = keyfiles.read_certificates(root_cert)[0]

@@ -9,8 +9,8 @@ from sqlalchemy import func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from govmobile.ca.authority import CertificateQuery, CrlDocument
-from govmobile.ca.crl import RevokedEntry
 from govmobile.ca.models import Certificate, CertificateStatus, CrlState, RevocationReason
+from govmobile.ca.revocation_list import RevokedEntry
 from govmobile.core import audit
 from govmobile.core.database import Database, GroupCommit
 from govmobile.core.errors import Conflict, NotFound
