@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from govmobile.administration.changes import AuditedChanges
 from govmobile.core import audit
 from govmobile.core.accounts import Principal
 from govmobile.core.database import Database, utcnow
@@ -61,6 +62,7 @@ class Registrar:
         self.signer = signer
         self.server_url = server_url
         self.clock = clock
+        self.changes = AuditedChanges(database, clock)
 
     # -- enrollment ------------------------------------------------------------------------
 
@@ -74,18 +76,14 @@ class Registrar:
 
     def create_enrollment_token(self, principal: Principal, data: EnrollmentTokenCreate) -> IssuedToken:
         """A one-time token for a person; the secret and its QR payload are shown once."""
-        principal.require_write()
-        now = self.clock()
-        with self.database.transaction() as session:
-            data = data.model_copy(update={"tenant_id": tenant_id_of(session, data.tenant_id)})
+        with self.changes.by(principal) as change:
+            data = data.model_copy(update={"tenant_id": tenant_id_of(change.session, data.tenant_id)})
             secret, token = enrollment.create_token(
-                session, data, scope=principal.tenant_scope(), actor=principal.actor, now=now
+                change.session, data, scope=principal.tenant_scope(), actor=change.actor, now=change.now
             )
-            audit.record(
-                session,
-                actor=principal.actor,
-                action="enrollment_token.created",
-                target=f"enrollment_token:{token.id}",
+            change.record(
+                "enrollment_token.created",
+                f"enrollment_token:{token.id}",
                 tenant_id=token.tenant_id,
                 details={
                     "person_id": token.person_id,
@@ -93,7 +91,6 @@ class Registrar:
                     "expires_at": token.expires_at.isoformat(),
                     "max_uses": token.max_uses,
                 },
-                now=now,
             )
         return IssuedToken(
             secret, token, enrollment.qr_payload(self.server_url, self.ca_fingerprint(), secret)
@@ -110,18 +107,13 @@ class Registrar:
             return enrollment.get_token(session, token_id, scope=principal.tenant_scope())
 
     def revoke_enrollment_token(self, principal: Principal, token_id: str) -> EnrollmentToken:
-        principal.require_write()
-        now = self.clock()
-        with self.database.transaction() as session:
-            token = enrollment.get_token(session, token_id, scope=principal.tenant_scope())
-            enrollment.revoke_token(session, token, now=now)
-            audit.record(
-                session,
-                actor=principal.actor,
-                action="enrollment_token.revoked",
-                target=f"enrollment_token:{token.id}",
+        with self.changes.by(principal) as change:
+            token = enrollment.get_token(change.session, token_id, scope=principal.tenant_scope())
+            enrollment.revoke_token(change.session, token, now=change.now)
+            change.record(
+                "enrollment_token.revoked",
+                f"enrollment_token:{token.id}",
                 tenant_id=token.tenant_id,
-                now=now,
             )
             return token
 

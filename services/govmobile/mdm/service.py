@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from govmobile.administration.changes import AuditedChanges
 from govmobile.core import audit
 from govmobile.core.accounts import Principal
 from govmobile.core.database import Database, GroupCommit, utcnow
@@ -59,6 +60,7 @@ class Mdm:
         self.database = database
         self.signer = signer
         self.clock = clock
+        self.changes = AuditedChanges(database, clock)
         self.policies = policies.PolicyCache()
         self._checkins = GroupCommit(database)
 
@@ -194,38 +196,28 @@ class Mdm:
         deadline: dt.timedelta | None,
     ) -> Command:
         """Queue a command for one device."""
-        principal.require_write()
-        now = self.clock()
-        with self.database.transaction() as session:
-            device = lifecycle.get_device(session, device_id, scope=principal.tenant_scope())
+        with self.changes.by(principal) as change:
+            device = lifecycle.get_device(change.session, device_id, scope=principal.tenant_scope())
             _require_reachable(device)
             command = queue.enqueue(
-                session, device, kind, payload, actor=principal.actor, now=now, deadline=deadline
+                change.session, device, kind, payload, actor=change.actor, now=change.now, deadline=deadline
             )
-            audit.record(
-                session,
-                actor=principal.actor,
-                action="command.queued",
-                target=f"command:{command.id}",
+            change.record(
+                "command.queued",
+                f"command:{command.id}",
                 tenant_id=device.tenant_id,
                 details={"type": kind.value, "device_id": device.id},
-                now=now,
             )
             return command
 
     def cancel_command(self, principal: Principal, command_id: str) -> Command:
-        principal.require_write()
-        now = self.clock()
-        with self.database.transaction() as session:
-            command = queue.get_command(session, command_id, scope=principal.tenant_scope())
-            queue.cancel(session, command, actor=principal.actor, now=now)
-            audit.record(
-                session,
-                actor=principal.actor,
-                action="command.cancelled",
-                target=f"command:{command.id}",
+        with self.changes.by(principal) as change:
+            command = queue.get_command(change.session, command_id, scope=principal.tenant_scope())
+            queue.cancel(change.session, command, actor=change.actor, now=change.now)
+            change.record(
+                "command.cancelled",
+                f"command:{command.id}",
                 tenant_id=command.tenant_id,
-                now=now,
             )
             return command
 
@@ -264,12 +256,10 @@ class Mdm:
         deadline: dt.timedelta | None,
     ) -> tuple[str, int]:
         """Queue one command per targeted device, if the count still matches the preview."""
-        principal.require_write()
-        queue.validate_payload(kind, payload)
-        now = self.clock()
         bulk_id = new_id()
-        with self.database.transaction() as session:
-            targets = self._bulk_devices(session, principal, target)
+        with self.changes.by(principal) as change:
+            queue.validate_payload(kind, payload)
+            targets = self._bulk_devices(change.session, principal, target)
             if len(targets) != expected_count:
                 raise Conflict(
                     f"the target now matches {len(targets)} devices, not the {expected_count} previewed; preview again",
@@ -278,20 +268,18 @@ class Mdm:
                 )
             for device in targets:
                 queue.enqueue(
-                    session,
+                    change.session,
                     device,
                     kind,
                     payload,
-                    actor=principal.actor,
-                    now=now,
+                    actor=change.actor,
+                    now=change.now,
                     deadline=deadline,
                     bulk_id=bulk_id,
                 )
-            audit.record(
-                session,
-                actor=principal.actor,
-                action="command.bulk_queued",
-                target=f"bulk:{bulk_id}",
+            change.record(
+                "command.bulk_queued",
+                f"bulk:{bulk_id}",
                 tenant_id=principal.tenant_scope() or target.tenant_id,
                 details={
                     "type": kind.value,
@@ -300,7 +288,6 @@ class Mdm:
                     "state": target.state,
                     "compliant": target.compliant,
                 },
-                now=now,
             )
         return bulk_id, len(targets)
 
@@ -341,21 +328,18 @@ class Mdm:
             return policies.policy_for(session, tenant.id)
 
     def set_policy(self, principal: Principal, tenant_id: str, update: policies.PolicyUpdate) -> Policy:
-        principal.require_write()
-        now = self.clock()
-        with self.database.transaction() as session:
-            tenant = get_tenant(session, tenant_id)
+        with self.changes.by(principal) as change:
+            tenant = get_tenant(change.session, tenant_id)
             principal.require_tenant(tenant.id, "tenant")
-            policy = policies.set_policy(session, tenant.id, update, actor=principal.actor, now=now)
+            policy = policies.set_policy(
+                change.session, tenant.id, update, actor=change.actor, now=change.now
+            )
             self.policies.forget(tenant.id)
-            audit.record(
-                session,
-                actor=principal.actor,
-                action="policy.updated",
-                target=f"tenant:{tenant.id}",
+            change.record(
+                "policy.updated",
+                f"tenant:{tenant.id}",
                 tenant_id=tenant.id,
                 details=update.model_dump(exclude_unset=True),
-                now=now,
             )
             return policy
 
