@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from govmobile import __version__
-from govmobile.ca.api.certificates import certificate_routes
-from govmobile.ca.api.publication import publication_routes
-from govmobile.ca.api.registration import registration_routes
+from govmobile.ca.api.certificates import certificate_router
+from govmobile.ca.api.publication import publication_router
+from govmobile.ca.api.registration import registration_router
 from govmobile.ca.authority import Authority, AuthorityPolicy
 from govmobile.ca.csr import KeyPolicy
 from govmobile.ca.hierarchy import CaLayout, load_issuer
@@ -28,7 +28,7 @@ from govmobile.core.settings import load_settings
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
 from govmobile.web.background import BackgroundJobs
-from govmobile.web.operations import operation_routes
+from govmobile.web.operations import operation_router
 
 log = logging.getLogger("govmobile.ca")
 
@@ -103,10 +103,10 @@ def create_app(
         redoc_url=None,
     )
     harden(app, max_body_bytes=settings.max_body_bytes, on_error=metrics.count_error)
-    app.include_router(registration_routes(authority, registration_authorities))
-    app.include_router(certificate_routes(authority, BearerAuthenticator(database, clock)))
-    app.include_router(publication_routes(authority, OcspResponder(authority.issuer, authority.store.get)))
-    app.include_router(operation_routes(database, metrics.registry))
+    app.include_router(registration_router(authority, registration_authorities))
+    app.include_router(certificate_router(authority, BearerAuthenticator(database, clock)))
+    app.include_router(publication_router(authority, OcspResponder(authority.issuer, authority.store.get)))
+    app.include_router(operation_router(database, metrics.registry))
     return app
 
 

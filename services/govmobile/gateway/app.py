@@ -21,9 +21,9 @@ from govmobile import __version__
 from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
 from govmobile.gateway.access_log import AccessLogSummariser
-from govmobile.gateway.api.authorization import authorization_routes
-from govmobile.gateway.api.contract import Contracts, ServiceDocuments, contract_routes
-from govmobile.gateway.api.routes import route_routes
+from govmobile.gateway.api.authorization import authorization_router
+from govmobile.gateway.api.contract import Contracts, ServiceDocuments, contract_router
+from govmobile.gateway.api.routes import intranet_app_router
 from govmobile.gateway.assertions import AssertionIssuer, KeyRing
 from govmobile.gateway.controller import DataPlaneController
 from govmobile.gateway.dataplane.access_state import AccessStateRejected, DataPlaneAccess
@@ -35,7 +35,7 @@ from govmobile.gateway.settings import GatewaySettings
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
 from govmobile.web.background import BackgroundJobs
-from govmobile.web.operations import operation_routes
+from govmobile.web.operations import operation_router
 
 log = logging.getLogger("govmobile.gateway")
 
@@ -211,14 +211,14 @@ def create_app(
     )
     harden(app, max_body_bytes=256 * 1024, on_error=lambda code: errors.labels(code=code).inc())
     app.include_router(
-        authorization_routes(database, issuer, route_table.get, internal_secret, decisions, clock)
+        authorization_router(database, issuer, route_table.get, internal_secret, decisions, clock)
     )
     app.include_router(
-        route_routes(
+        intranet_app_router(
             RouteAdministration(database, clock), BearerAuthenticator(database, clock), route_table.status
         )
     )
-    app.include_router(operation_routes(database, registry))
+    app.include_router(operation_router(database, registry))
     documents = ServiceDocuments.over_http(
         {"mdm": settings.mdm_url, "ca": settings.ca_url},
         app.openapi,
@@ -226,7 +226,7 @@ def create_app(
         if isinstance(internal_verify, str)
         else True,
     )
-    app.include_router(contract_routes(Contracts(documents, version=__version__)))
+    app.include_router(contract_router(Contracts(documents, version=__version__)))
 
     @app.get(
         "/.well-known/jwks.json",

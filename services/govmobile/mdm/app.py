@@ -10,9 +10,9 @@ from fastapi import FastAPI, Request
 
 from govmobile import __version__
 from govmobile.administration.accounts import AdminAccounts
-from govmobile.administration.api.accounts import account_routes
-from govmobile.administration.api.audit import audit_routes
-from govmobile.administration.api.directory import directory_routes
+from govmobile.administration.api.accounts import account_router
+from govmobile.administration.api.audit import audit_router
+from govmobile.administration.api.directory import directory_router
 from govmobile.administration.audit_log import AuditLog
 from govmobile.administration.directory import Directory
 from govmobile.administration.sessions import Sessions
@@ -20,10 +20,10 @@ from govmobile.core.accounts import LoginPolicy
 from govmobile.core.database import Database, utcnow
 from govmobile.core.logins import LoginThrottle
 from govmobile.core.settings import load_settings
-from govmobile.mdm.api.device_protocol import checkin_route, device_protocol_routes
-from govmobile.mdm.api.devices import device_routes
-from govmobile.mdm.api.enrollment import est_routes
-from govmobile.mdm.api.enrollment_tokens import enrollment_token_routes
+from govmobile.mdm.api.device_protocol import checkin_route, device_protocol_router
+from govmobile.mdm.api.devices import device_router
+from govmobile.mdm.api.enrollment import est_router
+from govmobile.mdm.api.enrollment_tokens import enrollment_token_router
 from govmobile.mdm.jobs import Maintenance, maintenance_pass
 from govmobile.mdm.lifecycle import access_lost
 from govmobile.mdm.metrics import MdmMetrics
@@ -41,7 +41,7 @@ from govmobile.web.device_identity import (
     GatewayTrust,
     PresentedCertificate,
 )
-from govmobile.web.operations import operation_routes
+from govmobile.web.operations import operation_router
 
 DESCRIPTION = (
     "The MDM: the admin API for departments, people, groups, admins, enrollment tokens, devices, "
@@ -144,16 +144,16 @@ def create_app(
         fast_routes=[checkin_route(mdm, trust)],
         description=DESCRIPTION,
     )
-    app.include_router(account_routes(sessions, accounts, authenticate, client_address))
-    app.include_router(directory_routes(directory, authenticate))
-    app.include_router(device_routes(mdm, authenticate))
-    app.include_router(audit_routes(audit_log, authenticate))
-    app.include_router(enrollment_token_routes(registrar, authenticate))
-    app.include_router(est_routes(registrar, presented_certificate))
+    app.include_router(account_router(sessions, accounts, authenticate, client_address))
+    app.include_router(directory_router(directory, authenticate))
+    app.include_router(device_router(mdm, authenticate))
+    app.include_router(audit_router(audit_log, authenticate))
+    app.include_router(enrollment_token_router(registrar, authenticate))
+    app.include_router(est_router(registrar, presented_certificate))
     app.include_router(
-        device_protocol_routes(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
+        device_protocol_router(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
     )
-    app.include_router(operation_routes(database, metrics.registry))
+    app.include_router(operation_router(database, metrics.registry))
     app.state.mdm = mdm
     app.state.maintenance = maintenance
     return app

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from govmobile.core.database import Database
 
 
-def operation_routes(database: Database, registry: CollectorRegistry) -> APIRouter:
+def operation_router(database: Database, registry: CollectorRegistry) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")

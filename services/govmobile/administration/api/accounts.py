@@ -21,7 +21,7 @@ from govmobile.web.openapi import errors
 from govmobile.web.params import IdPath
 
 
-def account_routes(
+def account_router(
     sessions: Sessions,
     accounts: AdminAccounts,
     authenticate: Callable[..., Principal],

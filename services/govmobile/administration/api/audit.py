@@ -13,7 +13,7 @@ from govmobile.web.openapi import errors
 from govmobile.web.params import MomentQuery, TenantQuery
 
 
-def audit_routes(audit_log: AuditLog, authenticate: Callable[..., Principal]) -> APIRouter:
+def audit_router(audit_log: AuditLog, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
     @router.get("", response_model=AuditPage, responses=errors(400, 404))

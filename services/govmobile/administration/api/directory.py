@@ -21,7 +21,7 @@ class GroupDetail(GroupPublic):
     members: list[PersonPublic]
 
 
-def directory_routes(directory: Directory, authenticate: Callable[..., Principal]) -> APIRouter:
+def directory_router(directory: Directory, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["tenants, people and groups"])
 
     @router.post("/tenants", response_model=TenantPublic, status_code=201, responses=errors(403, 409))

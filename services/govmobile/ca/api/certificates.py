@@ -15,7 +15,7 @@ from govmobile.web.openapi import errors
 from govmobile.web.params import IdQuery, MomentQuery, TenantQuery
 
 
-def certificate_routes(authority: Authority, authenticate: Callable[..., Principal]) -> APIRouter:
+def certificate_router(authority: Authority, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
 
     @router.get("", response_model=CertificatePage, responses=errors(400, 404))

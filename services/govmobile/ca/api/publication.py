@@ -48,7 +48,7 @@ class _AnyText(Convertor[str]):
 register_url_convertor("ocsp_request", _AnyText())
 
 
-def publication_routes(authority: Authority, responder: OcspResponder) -> APIRouter:
+def publication_router(authority: Authority, responder: OcspResponder) -> APIRouter:
     router = APIRouter(tags=["publication"])
     issuer = authority.issuer
     root_pem = issuer.root.public_bytes(serialization.Encoding.PEM)

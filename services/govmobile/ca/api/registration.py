@@ -21,7 +21,7 @@ from govmobile.core.errors import Unauthenticated
 _basic = HTTPBasic(auto_error=False, realm="govmobile-ca")
 
 
-def registration_routes(authority: Authority, authorities: RegistrationAuthorities) -> APIRouter:
+def registration_router(authority: Authority, authorities: RegistrationAuthorities) -> APIRouter:
     router = APIRouter(prefix="/api/v1/ra", tags=["registration authorities"])
 
     def current_ra(

@@ -18,7 +18,7 @@ from govmobile.web.device_identity import CLIENT_CERT_HEADER, parse_client_cert
 _UNSAFE = re.compile(r"[^A-Za-z0-9 .,;:()/?'+_=@-]")
 
 
-def authorization_routes(
+def authorization_router(
     database: Database,
     issuer: AssertionIssuer,
     routes: Callable[[str], Route | None],

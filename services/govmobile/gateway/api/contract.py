@@ -160,7 +160,7 @@ def _what_the_gateway_answers(document: Document, *, device_api: bool) -> None:
                 )
 
 
-def contract_routes(contracts: Contracts) -> APIRouter:
+def contract_router(contracts: Contracts) -> APIRouter:
     router = APIRouter(tags=["contract"], responses=error_responses(503))
 
     @router.get(ADMIN_PATH)

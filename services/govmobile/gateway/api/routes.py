@@ -14,7 +14,7 @@ from govmobile.web.params import ID_LENGTH
 RoutePath = Annotated[str, Path(max_length=ID_LENGTH, description="the route's id or name")]
 
 
-def route_routes(
+def intranet_app_router(
     routes: RouteAdministration, authenticate: Callable[..., Principal], status: Callable[[Route], str]
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/routes", tags=["routes"])

@@ -102,7 +102,7 @@ def checkin_response(outcome: CheckinOutcome) -> CheckinResponse:
     )
 
 
-def device_protocol_routes(
+def device_protocol_router(
     mdm: Mdm,
     hub: WakeupHub,
     presented_certificate: Callable[..., PresentedCertificate],

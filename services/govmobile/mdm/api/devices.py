@@ -27,7 +27,7 @@ from govmobile.web.openapi import errors
 from govmobile.web.params import IdPath, IdQuery, MomentQuery, TenantPath, TenantQuery
 
 
-def device_routes(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter:
+def device_router(mdm: Mdm, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["devices"])
 
     @router.get("/devices", response_model=DevicePage, responses=errors(400, 404))

@@ -47,7 +47,7 @@ _PKCS7 = {
 }
 
 
-def est_routes(registrar: Registrar, presented_certificate: Callable[..., PresentedCertificate]) -> APIRouter:
+def est_router(registrar: Registrar, presented_certificate: Callable[..., PresentedCertificate]) -> APIRouter:
     router = APIRouter(prefix="/.well-known/est", tags=["EST enrollment (RFC 7030)"])
 
     def pkcs7(certificates: list[x509.Certificate]) -> Response:

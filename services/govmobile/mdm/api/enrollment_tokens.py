@@ -13,7 +13,7 @@ from govmobile.web.openapi import errors
 from govmobile.web.params import IdPath, TenantQuery
 
 
-def enrollment_token_routes(registrar: Registrar, authenticate: Callable[..., Principal]) -> APIRouter:
+def enrollment_token_router(registrar: Registrar, authenticate: Callable[..., Principal]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["enrollment tokens"])
 
     @router.post(
