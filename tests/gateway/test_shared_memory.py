@@ -173,10 +173,16 @@ def test_nginx_killed_outright_comes_back_with_its_refusals(
     serial = format(mobile.certificate.serial_number, "x")
     management.ok("POST", f"/api/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
     gateway.wait_until(lambda: _curl(gateway, "/api/v1/device/checkin", mobile.cert_files)[0] == 401)
-    workers = gateway.workers()
-    for pid in (nginx.pid, *workers):  # as the kernel's OOM killer would
+    killed_master, workers = nginx.pid, gateway.workers()
+    for pid in (killed_master, *workers):  # as the kernel's OOM killer would
         os.kill(pid, signal.SIGKILL)
-    gateway.wait_until(lambda: nginx.pid is not None and not gateway.workers() & workers, timeout=15)
+
+    def restarted() -> bool:
+        # Until the control plane reaps it, the killed master still answers to its pid.
+        master = nginx.pid
+        return master not in (None, killed_master) and not gateway.workers(master) & workers
+
+    gateway.wait_until(restarted, timeout=15)
 
     # A new nginx (its control socket bound again, not left behind by the dead one) that knows
     # the refusals: the control plane tells every new nginx all of them.

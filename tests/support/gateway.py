@@ -106,10 +106,16 @@ class Gateway:
                 raise AssertionError("the gateway did not pick up the change")
             time.sleep(0.05)
 
-    def workers(self) -> set[int]:
-        """nginx's worker processes (the master's children)."""
-        master = self.app.state.controller.nginx.pid
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    def workers(self, master: int | None = None) -> set[int]:
+        """nginx's worker processes: the children of `master`, or of the running master; none
+        while no master runs (the pid is read once: nginx may be reaped between two reads)."""
+        master = master or self.app.state.controller.nginx.pid
+        if master is None:
+            return set()
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except FileNotFoundError:  # the master ended between reading its pid and its children
+            return set()
         return {int(pid) for pid in children}
 
     @contextlib.contextmanager
