@@ -19,7 +19,7 @@ import struct
 import subprocess
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -104,11 +104,11 @@ class AppSpec:
     min_sdk: int = 21
     target_sdk: int = 29
     label: str = "Field Inspection"
-    #: Labels by Android resource qualifier, e.g. {"zh-rCN": "现场检查"}.
-    localized_labels: dict[str, str] = field(default_factory=lambda: {"zh-rCN": "现场检查"})
+    #: Labels by Android resource qualifier, e.g. (("zh-rCN", "现场检查"),).
+    localized_labels: tuple[tuple[str, str], ...] = (("zh-rCN", "现场检查"),)
     permissions: tuple[str, ...] = ("android.permission.INTERNET", "android.permission.CAMERA")
-    #: Extra files under assets/, by name: their bytes (for size and benchmarks).
-    assets: dict[str, bytes] = field(default_factory=dict)
+    #: Extra files under assets/: (name, bytes), for size and benchmarks.
+    assets: tuple[tuple[str, bytes], ...] = ()
     #: Signature schemes apksigner applies.
     v1: bool = True
     v2: bool = True
@@ -160,7 +160,7 @@ def package_unsigned(spec: AppSpec, work: Path) -> Path:
     (source / "res" / "drawable").mkdir()
     (source / "AndroidManifest.xml").write_text(_manifest(spec), encoding="utf-8")
     (source / "res" / "values" / "strings.xml").write_text(_strings(spec.label), encoding="utf-8")
-    for qualifier, label in spec.localized_labels.items():
+    for qualifier, label in spec.localized_labels:
         folder = source / "res" / f"values-{qualifier}"
         folder.mkdir()
         (folder / "strings.xml").write_text(_strings(label), encoding="utf-8")
@@ -171,7 +171,7 @@ def package_unsigned(spec: AppSpec, work: Path) -> Path:
     ]  # fmt: skip
     if spec.assets:
         (source / "assets").mkdir()
-        for name, data in spec.assets.items():
+        for name, data in spec.assets:
             (source / "assets" / name).write_bytes(data)
         command[2:2] = ["-A", str(source / "assets")]
     subprocess.run(command, check=True, capture_output=True)
@@ -181,7 +181,9 @@ def package_unsigned(spec: AppSpec, work: Path) -> Path:
 def align_and_sign(unsigned: Path, key: SigningKey, out: Path, spec: AppSpec) -> Path:
     """zipalign (4-byte, shared libraries page-aligned) and apksigner, as a release build does."""
     aligned = unsigned.with_name(unsigned.stem + "-aligned.apk")
-    subprocess.run(["zipalign", "-f", "-p", "4", str(unsigned), str(aligned)], check=True, capture_output=True)
+    subprocess.run(
+        ["zipalign", "-f", "-p", "4", str(unsigned), str(aligned)], check=True, capture_output=True
+    )
     command = [
         "apksigner", "sign", "--key", str(key.key_path), "--cert", str(key.cert_path),
         "--min-sdk-version", str(spec.min_sdk),
@@ -248,7 +250,9 @@ def malformed_manifest_copy(apk: Path, out: Path, key: SigningKey, spec: AppSpec
     return rebuilt_with(apk, out, key, spec, {"AndroidManifest.xml": b"<manifest>plain text, not AXML"}, {})
 
 
-def traversal_copy(apk: Path, out: Path, key: SigningKey, spec: AppSpec, name: str = "../../etc/cron.d/evil") -> Path:
+def traversal_copy(
+    apk: Path, out: Path, key: SigningKey, spec: AppSpec, name: str = "../../etc/cron.d/evil"
+) -> Path:
     """A correctly signed APK carrying an entry whose name climbs out of any extraction folder."""
     return rebuilt_with(apk, out, key, spec, {}, {name: b"* * * * * root sh -c 'id > /tmp/owned'\n"})
 
@@ -274,10 +278,29 @@ def zip_bomb(out: Path, inflated_bytes: int, *, declared_bytes: int | None = Non
     size = inflated_bytes if declared_bytes is None else declared_bytes
     name = b"assets/zeros.bin"
     # Zip format by hand here: zipfile cannot be told to write a size it did not see.
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(stream), size, len(name), 0) + name
+    local = (
+        struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(stream), size, len(name), 0) + name
+    )
     central = (
         struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(stream), size, len(name), 0, 0, 0, 0, 0, 0
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0,
+            crc,
+            len(stream),
+            size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
         )
         + name
     )
