@@ -19,7 +19,8 @@ clients and the admin CLI::
     └── ReleaseRefused              the release rules refuse the step
         ├── SignerMismatch              an update signed by another key than the app's pinned one
         ├── VersionNotNewer             a version code not above the newest published one
-        └── TransitionRefused           a step the release's state, track or review does not allow
+        ├── TransitionRefused           a step the release's state, track or review does not allow
+        └── PackageOwnedElsewhere       a package id another department registered
     InvalidInput
     └── DocumentRefused             a signed document (desired state) a device must not act on
     UnavailableDependency
@@ -84,6 +85,10 @@ class VersionNotNewer(ReleaseRefused):
 
 class TransitionRefused(ReleaseRefused):
     code = "release_transition_refused"
+
+
+class PackageOwnedElsewhere(ReleaseRefused):
+    code = "package_owned_elsewhere"
 
 
 class DocumentRefused(InvalidInput):
