@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import CryptoSigner
 
 from govmobile.portal.assignments import (
     Assignment,
@@ -18,6 +21,7 @@ from govmobile.portal.assignments import (
 )
 from govmobile.portal.desired_state import (
     KEY_TARGET,
+    PAYLOAD_TYPE,
     DesiredState,
     DesiredStateVerifier,
     build_desired_state,
@@ -27,7 +31,7 @@ from govmobile.portal.desired_state import (
 )
 from govmobile.portal.errors import DocumentRefused
 from govmobile.portal.protection import ProtectionPolicy
-from govmobile.portal.releases import Release, ReleaseState, Track
+from govmobile.portal.releases import Release, ReleaseState, Track, live_releases
 from govmobile.portal.repository import DirectoryStore, OnlineSigners, TufRepository
 from govmobile.portal.trust_root import generate_key, make_root
 from tests.support.static_files import serve_directory
@@ -52,6 +56,7 @@ RELEASES = {
     "cn.gov.approve": [release("cn.gov.approve", 10, Track.PRODUCTION)],
     "cn.gov.chat": [release("cn.gov.chat", 2, Track.PRODUCTION)],
 }
+LIVE = live_releases(RELEASES)
 ASSIGNMENTS = [
     Assignment("a1", "cn.gov.inspect", Target(TargetKind.GROUP, "pilots"), Intent.REQUIRED, Track.PILOT,
                config={"server": "https://inspect.gov.example"}, protection=POLICY),
@@ -65,7 +70,7 @@ ASSIGNMENTS = [
 
 def state(sequence: int = 5, now: dt.datetime = NOW, device: DeviceContext = DEVICE) -> DesiredState:
     resolution = resolve_desired_apps(device, ASSIGNMENTS, ProtectionPolicy())
-    return build_desired_state(device.device_id, resolution, RELEASES, sequence=sequence, now=now)
+    return build_desired_state(device.device_id, resolution, LIVE, sequence=sequence, now=now)
 
 
 def test_the_document_carries_each_apps_intent_release_config_and_policy() -> None:
@@ -102,6 +107,7 @@ def test_a_device_accepts_a_signed_document_for_itself() -> None:
         ("altered", "document_bad_signature"),
         ("not json", "document_malformed"),
         ("wrong type", "document_malformed"),
+        ("wrong payload type", "document_malformed"),
     ],
 )
 def test_a_device_refuses_documents_it_must_not_act_on(case: str, code: str) -> None:
@@ -120,27 +126,29 @@ def test_a_device_refuses_documents_it_must_not_act_on(case: str, code: str) -> 
     elif case == "another key":
         document = sign_desired_state(state(), generate_key())
     elif case == "altered":
-        parsed = json.loads(document)
-        parsed["signed"]["apps"][0]["intent"] = "uninstall"  # turn an app off in transit
-        document = json.dumps(parsed).encode()
+        envelope = json.loads(document)
+        payload = json.loads(base64.b64decode(envelope["payload"]))
+        payload["apps"][0]["intent"] = "uninstall"  # turn an app off in transit
+        envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+        document = json.dumps(envelope).encode()
     elif case == "not json":
         document = b"\x00not json"
     elif case == "wrong type":
-        parsed = json.loads(document)
-        parsed["signed"]["type"] = "something-else"
-        document = sign_desired_state_raw(parsed["signed"], signer)
+        envelope = json.loads(document)
+        payload = json.loads(base64.b64decode(envelope["payload"]))
+        payload["type"] = "something-else"
+        document = signed_envelope(json.dumps(payload).encode(), PAYLOAD_TYPE, signer)
+    elif case == "wrong payload type":
+        document = signed_envelope(base64.b64decode(json.loads(document)["payload"]), "text/plain", signer)
     with pytest.raises(DocumentRefused) as refused:
         verifier.verify(document, last_sequence=last, now=now)
     assert refused.value.code == code
 
 
-def sign_desired_state_raw(signed: dict[str, object], signer: object) -> bytes:
-    from securesystemslib.formats import encode_canonical
-
-    text = encode_canonical(signed)  # type: ignore[arg-type]
-    assert text is not None
-    signature = signer.sign(text.encode())  # type: ignore[attr-defined]
-    return json.dumps({"signed": signed, "signatures": [signature.to_dict()]}).encode()
+def signed_envelope(payload: bytes, payload_type: str, signer: CryptoSigner) -> bytes:
+    envelope = Envelope(payload, payload_type, {})
+    envelope.sign(signer)
+    return json.dumps(envelope.to_dict()).encode()
 
 
 def test_the_content_digest_changes_with_what_to_do_not_with_sequence_or_time() -> None:
@@ -149,7 +157,7 @@ def test_the_content_digest_changes_with_what_to_do_not_with_sequence_or_time() 
     other = build_desired_state(
         "tablet-1",
         resolve_desired_apps(DEVICE, ASSIGNMENTS[:2], ProtectionPolicy()),
-        RELEASES,
+        LIVE,
         sequence=5,
         now=NOW,
     )
@@ -183,3 +191,13 @@ def test_the_signing_key_reaches_the_device_through_tuf(tmp_path: Path) -> None:
         key = key_from_document(Path(updater.download_target(info)).read_bytes())
     document = sign_desired_state(state(sequence=1, now=now), desired_state_key)
     assert DesiredStateVerifier(key, "tablet-1").verify(document, last_sequence=0, now=now).sequence == 1
+
+
+def test_the_signed_payload_is_plain_sorted_compact_json() -> None:
+    """The apps are serialised once and spliced in; the result must be what json.dumps would write."""
+    envelope = json.loads(sign_desired_state(state(), generate_key()))
+    payload = base64.b64decode(envelope["payload"])
+    parsed = json.loads(payload)
+    assert payload == json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert envelope["payloadType"] == PAYLOAD_TYPE
+    assert [app["package"] for app in parsed["apps"]] == ["cn.gov.approve", "cn.gov.chat", "cn.gov.inspect"]

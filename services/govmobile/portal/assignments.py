@@ -173,6 +173,8 @@ def resolve_desired_apps(
 def _resolve_one(
     package: str, reaching: list[Assignment], department_policy: ProtectionPolicy
 ) -> DesiredApp | AssignmentConflict:
+    if len(reaching) == 1:  # most apps reach a device once: the rules below then reduce to this
+        return _desired(package, reaching[0].intent, reaching, department_policy)
     level = max(a.target.kind for a in reaching)
     winners = [a for a in reaching if a.target.kind == level]
     by_intent: dict[Intent, list[Assignment]] = defaultdict(list)
@@ -189,17 +191,23 @@ def _resolve_one(
         chosen = by_intent[intent]
         if chosen:
             break
-    remove = any(a.remove_when_unassigned for a in chosen)
-    if intent is Intent.UNINSTALL:
-        return DesiredApp(package, intent, None, {}, None, remove, _ids(chosen))
-    configs = {tuple(sorted(a.config.items())) for a in chosen}
-    if len(configs) > 1:
+    if intent is not Intent.UNINSTALL and len({tuple(sorted(a.config.items())) for a in chosen}) > 1:
         return AssignmentConflict(
             package,
             level,
             f"different app configurations at the same level ({level.name.lower()})",
             _ids(chosen),
         )
+    return _desired(package, intent, chosen, department_policy)
+
+
+def _desired(
+    package: str, intent: Intent, chosen: list[Assignment], department_policy: ProtectionPolicy
+) -> DesiredApp:
+    """The app as the winning assignments (one intent, one configuration) give it."""
+    remove = any(a.remove_when_unassigned for a in chosen)
+    if intent is Intent.UNINSTALL:
+        return DesiredApp(package, intent, None, {}, None, remove, _ids(chosen))
     protection = chosen[0].protection or department_policy
     for assignment in chosen[1:]:
         protection = protection.strictest(assignment.protection or department_policy)

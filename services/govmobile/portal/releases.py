@@ -22,7 +22,7 @@ stores the results and audits each step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -169,6 +169,22 @@ def current_release(history: Iterable[Release], track: Track) -> Release | None:
     visible = (Track.PILOT, Track.PRODUCTION) if track is Track.PILOT else (Track.PRODUCTION,)
     live = [r for r in history if r.state is ReleaseState.PUBLISHED and r.track in visible]
     return max(live, key=lambda r: r.version_code, default=None)
+
+
+def live_releases(histories: Mapping[str, Iterable[Release]]) -> dict[tuple[str, Track], Release]:
+    """The current release of every app on every track, looked up by (package, track).
+
+    Computed once per catalogue change, so that building a device's document is dictionary
+    lookups rather than a scan of every app's history.
+    """
+    live: dict[tuple[str, Track], Release] = {}
+    for package, history in histories.items():
+        history = tuple(history)
+        for track in Track:
+            release = current_release(history, track)
+            if release is not None:
+                live[package, track] = release
+    return live
 
 
 def _check_signers(history: tuple[Release, ...], candidate: Release) -> None:
