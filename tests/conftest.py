@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.support.mdm",
     "tests.support.gateway",
     "tests.support.client",
+    "tests.support.portal",
 ]
 
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +19,47 @@ from tests.support.servers import free_port
 @contextmanager
 def serve_directory(directory: Path) -> Iterator[str]:
     """Serve ``directory`` read-only with nginx on a free loopback port; yield the base URL."""
+    with _nginx(
+        lambda port: (
+            f"""
+    server {{
+        listen 127.0.0.1:{port};
+        root {directory};
+        location / {{ limit_except GET {{ deny all; }} }}
+    }}
+"""
+        )
+    ) as url:
+        yield url
+
+
+@contextmanager
+def in_front_of_portal(portal_url: str, repository: Path, internal_prefix: str) -> Iterator[str]:
+    """nginx passing every request to the portal and serving the files it authorises from the
+    repository through its ``internal`` location (``X-Accel-Redirect``), as the gateway does."""
+    with _nginx(
+        lambda port: (
+            f"""
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass {portal_url};
+            proxy_set_header Host $host;
+        }}
+        location ^~ {internal_prefix}/ {{
+            internal;
+            alias {repository}/;
+        }}
+    }}
+"""
+        )
+    ) as url:
+        yield url
+
+
+@contextmanager
+def _nginx(server: Callable[[int], str]) -> Iterator[str]:
+    """nginx on a free loopback port with the given server block; yield the base URL."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory(prefix="static-nginx-") as prefix:
         port = free_port()
@@ -41,11 +82,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     types {{ application/json json; application/vnd.android.package-archive apk; }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {directory};
-        location / {{ limit_except GET {{ deny all; }} }}
-    }}
+{server(port)}
 }}
 """
         )

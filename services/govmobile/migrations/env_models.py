@@ -11,5 +11,6 @@ import govmobile.core.logins
 import govmobile.core.tenancy
 import govmobile.gateway.models
 import govmobile.mdm.models
+import govmobile.portal.models
 
 __all__ = ["govmobile"]

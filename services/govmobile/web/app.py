@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +30,7 @@ def harden(
     on_error: ErrorHook | None = None,
     fast_routes: Sequence[FastRoute] = (),
     description: str = "",
+    streamed_bodies: Mapping[str, int] | None = None,
 ) -> None:
     """Common error shape, refusals before routing (size, NUL, methods), security headers, the
     fast paths in front of it all, and an OpenAPI document that says all of it."""
@@ -41,7 +42,7 @@ def harden(
         extra=lambda: [(route.method, route.path) for route in fast_routes],
     )
     app.add_middleware(NoNulText)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, streamed=streamed_bodies)
     app.add_middleware(_SecurityHeaders)
     if fast_routes:
         # Outermost: these endpoints skip the framework's layers (see govmobile.web.fastpath).

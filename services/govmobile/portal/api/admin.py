@@ -1,0 +1,200 @@
+"""The portal's admin API: apps, releases (upload, review, publish, retire), department rules,
+assignments and what each device should have."""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Request, Response
+
+from govmobile.core.accounts import Principal
+from govmobile.portal.api.schemas import (
+    AppPublic,
+    AppUpdate,
+    AssignmentCreate,
+    AssignmentPublic,
+    DepartmentRulesDocument,
+    DeviceAppsPublic,
+    PublishRequest,
+    ReleasePublic,
+)
+from govmobile.portal.catalogue import AppChanges, Catalogue, DepartmentRules
+from govmobile.portal.protection import ProtectionPolicy
+from govmobile.portal.releases import ReviewPolicy
+from govmobile.portal.targeting import AssignmentSpec, Targeting
+from govmobile.web.openapi import errors
+from govmobile.web.params import IdPath, IdQuery
+
+UPLOAD_PATH = "/api/v1/portal/releases"
+APK_MEDIA_TYPE = "application/vnd.android.package-archive"
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the APK itself, streamed (no multipart); refused as soon as it passes the size limit",
+        "content": {APK_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def portal_admin_routes(
+    catalogue: Catalogue, targeting: Targeting, authenticate: Callable[..., Principal]
+) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/portal", tags=["app portal"])
+
+    @router.post(
+        "/releases",
+        response_model=ReleasePublic,
+        status_code=201,
+        responses=errors(400, 401, 403, 404, 409, 413, 503),
+        openapi_extra=_UPLOAD_BODY,
+    )
+    async def upload_release(
+        request: Request, admin: Annotated[Principal, Depends(authenticate)], tenant_id: IdQuery = None
+    ) -> ReleasePublic:
+        """Upload an APK as a draft release of its app (the app is registered by its first upload)."""
+        stream = request.stream().__aiter__()
+
+        async def next_chunk() -> bytes | None:
+            try:
+                return await stream.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        def chunks() -> Iterator[bytes]:
+            # The upload is written to disk in a worker thread, chunk by chunk as it arrives.
+            while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+                if chunk:
+                    yield chunk
+
+        row = await anyio.to_thread.run_sync(catalogue.upload, admin, tenant_id, chunks())
+        return ReleasePublic.of(row)
+
+    @router.get("/apps", response_model=list[AppPublic], responses=errors(401))
+    def list_apps(admin: Annotated[Principal, Depends(authenticate)]) -> list[AppPublic]:
+        """The apps of the caller's department and the platform's (every app for a platform admin)."""
+        return [AppPublic.of(app) for app in catalogue.apps(admin)]
+
+    @router.get("/apps/{app_id}", response_model=AppPublic, responses=errors(401, 404))
+    def show_app(app_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> AppPublic:
+        return AppPublic.of(catalogue.app(admin, app_id))
+
+    @router.patch("/apps/{app_id}", response_model=AppPublic, responses=errors(401, 403, 404, 409))
+    def update_app(
+        app_id: IdPath, body: AppUpdate, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> AppPublic:
+        """Names, descriptions, category and publisher (the rest comes from the packages)."""
+        return AppPublic.of(catalogue.update_app(admin, app_id, AppChanges(**body.model_dump())))
+
+    @router.get("/apps/{app_id}/releases", response_model=list[ReleasePublic], responses=errors(401, 404))
+    def list_releases(
+        app_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> list[ReleasePublic]:
+        return [ReleasePublic.of(row) for row in catalogue.releases(admin, app_id)]
+
+    @router.get("/releases/{release_id}", response_model=ReleasePublic, responses=errors(401, 404))
+    def show_release(release_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> ReleasePublic:
+        return ReleasePublic.of(catalogue.release(admin, release_id))
+
+    @router.post(
+        "/releases/{release_id}/approve", response_model=ReleasePublic, responses=errors(401, 403, 404, 409)
+    )
+    def approve_release(
+        release_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> ReleasePublic:
+        """draft → approved; where the department requires it, by another admin than the uploader."""
+        return ReleasePublic.of(catalogue.approve(admin, release_id))
+
+    @router.post(
+        "/releases/{release_id}/publish", response_model=ReleasePublic, responses=errors(401, 403, 404, 409)
+    )
+    def publish_release(
+        release_id: IdPath, body: PublishRequest, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> ReleasePublic:
+        """approved → published on a track (or a pilot release promoted to production); signed into TUF."""
+        return ReleasePublic.of(catalogue.publish(admin, release_id, body.track))
+
+    @router.post(
+        "/releases/{release_id}/retire", response_model=ReleasePublic, responses=errors(401, 403, 404, 409)
+    )
+    def retire_release(
+        release_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> ReleasePublic:
+        """Out of the catalogue: no longer listed in TUF, so devices refuse it from now on."""
+        return ReleasePublic.of(catalogue.retire(admin, release_id))
+
+    @router.get(
+        "/departments/{tenant_id}/rules", response_model=DepartmentRulesDocument, responses=errors(401, 404)
+    )
+    def show_rules(
+        tenant_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> DepartmentRulesDocument:
+        return _rules_document(catalogue.rules(admin, tenant_id))
+
+    @router.put(
+        "/departments/{tenant_id}/rules",
+        response_model=DepartmentRulesDocument,
+        responses=errors(400, 401, 403, 404),
+    )
+    def set_rules(
+        tenant_id: IdPath, body: DepartmentRulesDocument, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> DepartmentRulesDocument:
+        """Second-admin approval, pilot before production, and the default app protection policy."""
+        rules = DepartmentRules(
+            ReviewPolicy(body.second_approval, body.pilot_first),
+            ProtectionPolicy.from_document(body.protection.model_dump()),
+        )
+        return _rules_document(catalogue.set_rules(admin, tenant_id, rules))
+
+    @router.post(
+        "/assignments", response_model=AssignmentPublic, status_code=201, responses=errors(400, 401, 403, 404)
+    )
+    def create_assignment(
+        body: AssignmentCreate, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> AssignmentPublic:
+        spec = AssignmentSpec(
+            app_id=body.app_id,
+            tenant_id=body.tenant_id,
+            target_kind=body.target.kind,
+            target_id=body.target.id,
+            intent=body.intent,
+            track=body.track,
+            exclusions=tuple((e.kind, e.id) for e in body.exclusions),
+            config=body.config,
+            protection=body.protection.model_dump() if body.protection else None,
+            remove_when_unassigned=body.remove_when_unassigned,
+        )
+        return AssignmentPublic.of(targeting.assign(admin, spec))
+
+    @router.get("/assignments", response_model=list[AssignmentPublic], responses=errors(401, 404))
+    def list_assignments(
+        admin: Annotated[Principal, Depends(authenticate)], app_id: IdQuery = None
+    ) -> list[AssignmentPublic]:
+        return [AssignmentPublic.of(row) for row in targeting.assignments(admin, app_id)]
+
+    @router.delete("/assignments/{assignment_id}", status_code=204, responses=errors(401, 403, 404))
+    def delete_assignment(
+        assignment_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> Response:
+        """Remove an assignment: devices it reached uninstall the app where it says so."""
+        targeting.unassign(admin, assignment_id)
+        return Response(status_code=204)
+
+    @router.get("/devices/{device_id}/apps", response_model=DeviceAppsPublic, responses=errors(401, 404))
+    def device_apps(
+        device_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
+    ) -> DeviceAppsPublic:
+        """What a device should have, from which assignments, and its conflicts."""
+        return DeviceAppsPublic.of(targeting.device_apps(admin, device_id))
+
+    return router
+
+
+def _rules_document(rules: DepartmentRules) -> DepartmentRulesDocument:
+    return DepartmentRulesDocument.model_validate(
+        {
+            "second_approval": rules.review.second_approval,
+            "pilot_first": rules.review.pilot_first,
+            "protection": rules.protection.to_document(),
+        }
+    )

@@ -1,0 +1,203 @@
+"""The device's side of the portal: its own desired state, the TUF metadata, and its packages.
+
+Every request is from a device the gateway vouched for (``web.device_identity``); the certificate
+must be bound to an enrolled device in the MDM's table and still usable in the CA's
+(``core.certificate_status``), as the MDM checks it. A device gets only its own desired-state
+document, and may download only the packages that document offers it; the download itself is
+served by nginx (the answer here is an internal redirect), so packages never pass through Python.
+
+The document's sequence grows whenever what the device should do changes, and also when the last
+document is past half its lifetime, so that a device that polls never holds an expired one and
+never receives the same sequence twice with different contents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from securesystemslib.signer import Signer
+from sqlalchemy import or_
+from sqlalchemy import select as core_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from govmobile.core.certificate_status import certificates, refuse_unusable
+from govmobile.core.database import Database, utcnow
+from govmobile.core.errors import NotFound, PermissionDenied, Unauthenticated
+from govmobile.portal.assignments import Intent
+from govmobile.portal.desired_state import LIFETIME, build_desired_state, sign_desired_state
+from govmobile.portal.models import PortalDeviceState, PortalRelease
+from govmobile.portal.readers import ENDED_STATES, devices
+from govmobile.portal.releases import ReleaseState, Track
+from govmobile.portal.targeting import DeviceRecord, resolve_device
+from govmobile.portal.trust import RepositoryKeeper
+from govmobile.web.device_identity import PresentedCertificate
+
+#: A release's file in the repository: ``apps/<package>/<sha256>.<version code>.apk``.
+_PACKAGE_FILE = re.compile(r"^apps/([A-Za-z0-9_.]{1,255})/([0-9a-f]{64})\.([0-9]{1,19})\.apk$")
+#: Any other target (the desired-state key): hash-prefixed names of safe characters, no "..".
+_OTHER_FILE = re.compile(r"^(?!apps/)[a-z0-9-]{1,32}/[0-9a-f]{64}\.[A-Za-z0-9_-]{1,64}\.json$")
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes
+    sequence: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.sequence}"'
+
+
+class Delivery:
+    def __init__(
+        self,
+        database: Database,
+        keeper: RepositoryKeeper,
+        signer: Signer,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.keeper = keeper
+        self.signer = signer
+        self.clock = clock
+
+    def device_of(self, presented: PresentedCertificate) -> DeviceRecord:
+        with self.database.session() as session:
+            return _device_for_certificate(session, presented, self.clock())
+
+    def desired_state(self, presented: PresentedCertificate, device_id: str) -> Document:
+        """The calling device's signed desired-state document (for this device only)."""
+        now = self.clock()
+        for attempt in range(2):
+            try:
+                with self.database.transaction() as session:
+                    device = _device_for_certificate(session, presented, now)
+                    if device.id != device_id:
+                        raise PermissionDenied(
+                            "a device may read only its own desired state",
+                            code="certificate_of_another_device",
+                        )
+                    return self._document(session, device, now)
+            except IntegrityError:
+                # Two first fetches of one device at once: the other inserted its row; read it now.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _document(self, session: Session, device: DeviceRecord, now: dt.datetime) -> Document:
+        apps = resolve_device(session, device)
+        stored = session.get(PortalDeviceState, device.id)
+        sequence = 1 if stored is None else stored.sequence + 1
+        state = build_desired_state(device.id, apps.resolution, apps.live, sequence=sequence, now=now)
+        digest = state.content_digest()
+        if stored is not None and stored.digest == digest and now < stored.issued_at + LIFETIME / 2:
+            return Document(stored.document, stored.sequence)
+        data = sign_desired_state(state, self.signer)
+        if stored is None:
+            stored = PortalDeviceState(
+                device_id=device.id,
+                sequence=sequence,
+                digest=digest,
+                issued_at=state.issued,
+                expires_at=state.expires,
+                document=data,
+            )
+        else:
+            stored.sequence, stored.digest, stored.document = sequence, digest, data
+            stored.issued_at, stored.expires_at = state.issued, state.expires
+        session.add(stored)
+        session.flush()
+        return Document(data, sequence)
+
+    def download(self, presented: PresentedCertificate, target: str) -> str:
+        """The repository path of a file the calling device may download (nginx serves it)."""
+        now = self.clock()
+        other = _OTHER_FILE.fullmatch(target)
+        package_file = _PACKAGE_FILE.fullmatch(target)
+        with self.database.session() as session:
+            device = _device_for_certificate(session, presented, now)
+            if other is not None:
+                if not self.keeper.store.target_file(target).is_file():
+                    raise NotFound("no such file in the repository")
+                return target
+            if package_file is None:
+                raise NotFound("no such file in the repository")
+            package, sha256, version_code = (
+                package_file.group(1),
+                package_file.group(2),
+                int(package_file.group(3)),
+            )
+            release = session.exec(
+                select(PortalRelease).where(
+                    PortalRelease.package == package,
+                    PortalRelease.sha256 == sha256,
+                    PortalRelease.version_code == version_code,
+                    PortalRelease.state == ReleaseState.PUBLISHED,
+                )
+            ).first()
+            offered = resolve_device(session, device).resolution.apps.get(package)
+            if (
+                release is None
+                or offered is None
+                or offered.intent is Intent.UNINSTALL
+                or not _track_sees(offered.track, release.track)
+            ):
+                # The same answer for "not published" and "not yours": no oracle of other departments' apps.
+                raise NotFound("this package is not offered to this device")
+            return target
+
+    def metadata(self, presented: PresentedCertificate, name: str) -> str:
+        """A TUF metadata file for an enrolled device (every device shares one repository)."""
+        with self.database.session() as session:
+            _device_for_certificate(session, presented, self.clock())
+        path = self.keeper.metadata_file(name)
+        if path is None:
+            raise NotFound(f"no metadata {name}")
+        return str(path)
+
+
+def _track_sees(device_track: Track | None, release_track: Track | None) -> bool:
+    if release_track is Track.PRODUCTION:
+        return True
+    return device_track is Track.PILOT and release_track is Track.PILOT
+
+
+def _device_for_certificate(
+    session: Session, presented: PresentedCertificate, now: dt.datetime
+) -> DeviceRecord:
+    row = (
+        session.connection()
+        .execute(
+            core_select(devices.c.id, devices.c.tenant_id, devices.c.person_id, devices.c.state).where(
+                or_(
+                    devices.c.cert_sha256 == presented.sha256,
+                    devices.c.previous_cert_sha256 == presented.sha256,
+                )
+            )
+        )
+        .first()
+    )
+    if row is None:
+        raise Unauthenticated(
+            "this certificate is not bound to any device (replaced, revoked or never enrolled); enroll again",
+            code="certificate_not_bound",
+        )
+    if row.state in ENDED_STATES:
+        raise PermissionDenied(
+            f"this device has been {row.state}; enroll it again", code=f"device_{row.state}"
+        )
+    record = (
+        session.connection()
+        .execute(
+            core_select(certificates.c.revoked_at, certificates.c.not_after).where(
+                certificates.c.sha256 == presented.sha256
+            )
+        )
+        .first()
+    )
+    refuse_unusable(record.revoked_at if record else None, record.not_after if record else None, now=now)
+    return DeviceRecord(row.id, row.tenant_id, row.person_id, row.state)

@@ -1,0 +1,225 @@
+"""Assignments: which department, group, person or device gets which app, and what a device gets.
+
+An assignment belongs to one department. Its app must be the department's or the platform's, and
+its target and exclusions must be the department's own: a department admin cannot reach another
+department's groups, people or devices, nor learn that they exist (they are 'not found').
+What a device should have is ``assignments.resolve_desired_apps`` over its department's
+assignments, here given the device's groups from the directory and the live releases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
+
+from govmobile.administration.changes import AuditedChanges
+from govmobile.core.accounts import Principal
+from govmobile.core.database import Database, utcnow
+from govmobile.core.directory import Group, Membership, Person
+from govmobile.core.errors import InvalidInput, NotFound
+from govmobile.portal.assignments import (
+    Assignment,
+    ConfigValue,
+    DeviceContext,
+    Intent,
+    Resolution,
+    Target,
+    TargetKind,
+    resolve_desired_apps,
+)
+from govmobile.portal.catalogue import department_rules, release_histories, visible_app
+from govmobile.portal.models import PortalAssignment, PortalDeviceState
+from govmobile.portal.protection import ProtectionPolicy
+from govmobile.portal.readers import devices
+from govmobile.portal.releases import Release, Track, live_releases
+
+_KINDS = {kind.name.lower(): kind for kind in TargetKind}
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    app_id: str
+    target_kind: str
+    target_id: str
+    intent: Intent
+    tenant_id: str | None = None
+    track: Track = Track.PRODUCTION
+    exclusions: tuple[tuple[str, str], ...] = ()
+    config: Mapping[str, ConfigValue] = field(default_factory=dict)
+    protection: Mapping[str, Any] | None = None
+    remove_when_unassigned: bool = True
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    id: str
+    tenant_id: str
+    person_id: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class DeviceApps:
+    """A device's resolved apps and conflicts, the releases live for it, and its last document."""
+
+    device: DeviceRecord
+    resolution: Resolution
+    live: dict[tuple[str, Track], Release]
+    sequence: int | None = None
+    issued_at: dt.datetime | None = None
+
+
+class Targeting:
+    def __init__(self, database: Database, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.database = database
+        self.changes = AuditedChanges(database, clock)
+
+    def assign(self, principal: Principal, spec: AssignmentSpec) -> PortalAssignment:
+        with self.changes.by(principal) as change:
+            session = change.session
+            department = principal.tenant_scope() or spec.tenant_id
+            if department is None:
+                raise InvalidInput("name the department (tenant_id) the assignment belongs to")
+            principal.require_tenant(department, "department")
+            app = visible_app(session, principal, spec.app_id)
+            if app.tenant_id not in (None, department):
+                raise NotFound(f"no app {spec.app_id}")
+            target = _target(session, department, spec.target_kind, spec.target_id)
+            exclusions = frozenset(_target(session, department, kind, id_) for kind, id_ in spec.exclusions)
+            protection = ProtectionPolicy.from_document(dict(spec.protection)) if spec.protection else None
+            row = PortalAssignment(
+                tenant_id=department,
+                app_id=app.id,
+                package=app.package,
+                target_kind=target.kind.name.lower(),
+                target_id=target.id,
+                intent=spec.intent,
+                track=spec.track,
+                exclusions=json.dumps(sorted([e.kind.name.lower(), e.id] for e in exclusions)),
+                config=json.dumps(dict(spec.config), sort_keys=True),
+                protection=json.dumps(protection.to_document()) if protection else None,
+                remove_when_unassigned=spec.remove_when_unassigned,
+                created_at=change.now,
+                created_by=change.actor,
+            )
+            to_assignment(row)  # the domain's rules (exclusion specificity, configuration) refuse here
+            session.add(row)
+            session.flush()
+            change.record(
+                "portal.assignment.created",
+                row.id,
+                tenant_id=department,
+                details={
+                    "package": row.package,
+                    "target": f"{row.target_kind}:{row.target_id}",
+                    "intent": row.intent,
+                    "track": row.track,
+                },
+            )
+        return row
+
+    def unassign(self, principal: Principal, assignment_id: str) -> None:
+        with self.changes.by(principal) as change:
+            row = change.session.get(PortalAssignment, assignment_id)
+            if row is None or not principal.can_see_tenant(row.tenant_id):
+                raise NotFound(f"no assignment {assignment_id}")
+            change.session.delete(row)
+            change.record(
+                "portal.assignment.removed",
+                row.id,
+                tenant_id=row.tenant_id,
+                details={"package": row.package, "target": f"{row.target_kind}:{row.target_id}"},
+            )
+
+    def assignments(self, principal: Principal, app_id: str | None = None) -> list[PortalAssignment]:
+        with self.database.session() as session:
+            statement = select(PortalAssignment).order_by(col(PortalAssignment.created_at))
+            scope = principal.tenant_scope()
+            if scope is not None:
+                statement = statement.where(PortalAssignment.tenant_id == scope)
+            if app_id is not None:
+                visible_app(session, principal, app_id)
+                statement = statement.where(PortalAssignment.app_id == app_id)
+            return list(session.exec(statement).all())
+
+    def device_apps(self, principal: Principal, device_id: str) -> DeviceApps:
+        """What a device should have and why, for the admin's status view."""
+        with self.database.session() as session:
+            device = device_record(session, device_id)
+            if device is None or not principal.can_see_tenant(device.tenant_id):
+                raise NotFound(f"no device {device_id}")
+            apps = resolve_device(session, device)
+            state = session.get(PortalDeviceState, device.id)
+            if state is None:
+                return apps
+            return DeviceApps(apps.device, apps.resolution, apps.live, state.sequence, state.issued_at)
+
+
+def device_record(session: Session, device_id: str) -> DeviceRecord | None:
+    row = (
+        session.connection()
+        .execute(
+            core_select(devices.c.id, devices.c.tenant_id, devices.c.person_id, devices.c.state).where(
+                devices.c.id == device_id
+            )
+        )
+        .first()
+    )
+    return None if row is None else DeviceRecord(row.id, row.tenant_id, row.person_id, row.state)
+
+
+def resolve_device(session: Session, device: DeviceRecord) -> DeviceApps:
+    """The device's apps from its department's assignments, its person's groups and the live releases."""
+    groups: frozenset[str] = frozenset()
+    if device.person_id is not None:
+        groups = frozenset(
+            session.exec(select(Membership.group_id).where(Membership.person_id == device.person_id)).all()
+        )
+    context = DeviceContext(device.id, device.tenant_id, device.person_id, groups)
+    rows = session.exec(select(PortalAssignment).where(PortalAssignment.tenant_id == device.tenant_id)).all()
+    rules = department_rules(session, device.tenant_id)
+    resolution = resolve_desired_apps(context, [to_assignment(row) for row in rows], rules.protection)
+    live = live_releases(release_histories(session, resolution.apps))
+    return DeviceApps(device, resolution, live)
+
+
+def to_assignment(row: PortalAssignment) -> Assignment:
+    return Assignment(
+        id=row.id,
+        package=row.package,
+        target=Target(_KINDS[row.target_kind], row.target_id),
+        intent=row.intent,
+        track=row.track,
+        exclusions=frozenset(Target(_KINDS[kind], id_) for kind, id_ in json.loads(row.exclusions)),
+        config=json.loads(row.config),
+        protection=ProtectionPolicy.from_document(json.loads(row.protection)) if row.protection else None,
+        remove_when_unassigned=row.remove_when_unassigned,
+    )
+
+
+def _target(session: Session, department: str, kind_name: str, target_id: str) -> Target:
+    """A target of the department; another department's (or none) is 'not found'."""
+    kind = _KINDS.get(kind_name)
+    if kind is None:
+        raise InvalidInput(f"a target is one of {', '.join(_KINDS)}", code="invalid_assignment")
+    found: str | None
+    if kind is TargetKind.DEPARTMENT:
+        found = target_id if target_id == department else None
+    elif kind is TargetKind.GROUP:
+        group = session.get(Group, target_id)
+        found = group.tenant_id if group is not None else None
+    elif kind is TargetKind.PERSON:
+        person = session.get(Person, target_id)
+        found = person.tenant_id if person is not None else None
+    else:
+        device = device_record(session, target_id)
+        found = device.tenant_id if device is not None else None
+    if found != department:
+        raise NotFound(f"no {kind_name} {target_id} in this department")
+    return Target(kind, target_id)
