@@ -61,11 +61,21 @@ def test_nginx_runs_the_map_and_nothing_else(gateway: Gateway) -> None:
 
 
 def served_by(
-    gateway: Gateway, mdm_app: FastAPI, ca_layout: CaLayout, database: Database, database_url: str
+    gateway: Gateway,
+    mdm_app: FastAPI,
+    ca_layout: CaLayout,
+    database: Database,
+    database_url: str,
+    portal_app: FastAPI,
 ) -> dict[Service, set[tuple[str, str]]]:
     """(method, path) of every route of each service's own code, ``{name}`` parameters as ``{}``."""
     ca_app = create_ca(ca_settings(ca_layout, database_url), database=database)
-    apps = {Service.CA: ca_app, Service.MDM: mdm_app, Service.CONTROL: gateway.app}
+    apps = {
+        Service.CA: ca_app,
+        Service.MDM: mdm_app,
+        Service.CONTROL: gateway.app,
+        Service.PORTAL: portal_app,
+    }
     return {
         service: {(method, re.sub(r"\{[^}]*\}", "{}", path)) for method, path in routes_of(app)}
         for service, app in apps.items()
@@ -73,9 +83,14 @@ def served_by(
 
 
 def test_every_admin_route_of_a_service_is_passed_to_that_service(
-    gateway: Gateway, mdm_app: FastAPI, ca_layout: CaLayout, database: Database, database_url: str
+    gateway: Gateway,
+    mdm_app: FastAPI,
+    ca_layout: CaLayout,
+    database: Database,
+    database_url: str,
+    portal_app: FastAPI,
 ) -> None:
-    routes = served_by(gateway, mdm_app, ca_layout, database, database_url)
+    routes = served_by(gateway, mdm_app, ca_layout, database, database_url, portal_app)
     misrouted = {
         (service, method, path, service_for(path))
         for service, served in routes.items()
@@ -116,9 +131,14 @@ def _template(path: ast.Constant | ast.JoinedStr) -> str:
 
 
 def test_every_path_the_client_calls_reaches_a_service_that_serves_it(
-    gateway: Gateway, mdm_app: FastAPI, ca_layout: CaLayout, database: Database, database_url: str
+    gateway: Gateway,
+    mdm_app: FastAPI,
+    ca_layout: CaLayout,
+    database: Database,
+    database_url: str,
+    portal_app: FastAPI,
 ) -> None:
-    routes = served_by(gateway, mdm_app, ca_layout, database, database_url)
+    routes = served_by(gateway, mdm_app, ca_layout, database, database_url, portal_app)
     calls = client_calls()
     assert ("GET", "/api/v1/certificates/{}") in calls  # the parse found the calls
     assert len(calls) > 40

@@ -71,9 +71,10 @@ def test_every_route_of_the_code_is_in_exactly_one_published_document(
     ca_layout: CaLayout,
     database: Database,
     database_url: str,
+    portal_app: FastAPI,
 ) -> None:
     ca_app = create_ca(ca_settings(ca_layout, database_url), database=database)
-    in_code = routes_of(mdm_app) | routes_of(ca_app) | routes_of(gateway.app)
+    in_code = routes_of(mdm_app) | routes_of(ca_app) | routes_of(gateway.app) | routes_of(portal_app)
     admin, device = operations_of(documents["admin"]), operations_of(documents["device"])
     assert not admin & device
     published = admin | device

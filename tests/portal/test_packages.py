@@ -24,8 +24,8 @@ from govmobile.portal.errors import (
 from govmobile.portal.manifest import check_package_id
 from govmobile.portal.packages import PackageLimits, inspect_package
 from govmobile.portal.signatures import Apksigner, parse_verification
-from tests.portal.conftest import ApkFactory
 from tests.support.apks import (
+    ApkFactory,
     AppSpec,
     malformed_manifest_copy,
     png_icon,

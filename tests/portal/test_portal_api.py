@@ -14,8 +14,7 @@ import httpx
 from govmobile.core.audit import AuditEvent
 from govmobile.core.database import Database
 from govmobile.portal.desired_state import DesiredStateVerifier, key_from_document
-from tests.portal.conftest import ApkFactory
-from tests.support.apks import AppSpec
+from tests.support.apks import ApkFactory, AppSpec
 from tests.support.ca import Clock
 from tests.support.mdm import Admin, Department
 from tests.support.portal import INTERNAL_PREFIX, PortalDevice

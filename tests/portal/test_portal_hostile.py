@@ -18,10 +18,16 @@ import pytest
 from govmobile.core.accounts import Role
 from govmobile.core.database import Database
 from govmobile.portal.desired_state import LIFETIME
-from tests.portal.conftest import ApkFactory
 from tests.portal.test_portal_api import APK, assign, published, upload
 from tests.support.admins import make_admin
-from tests.support.apks import AppSpec, malformed_manifest_copy, tampered_copy, traversal_copy, zip_bomb
+from tests.support.apks import (
+    ApkFactory,
+    AppSpec,
+    malformed_manifest_copy,
+    tampered_copy,
+    traversal_copy,
+    zip_bomb,
+)
 from tests.support.ca import Clock
 from tests.support.mdm import Admin, Department
 
@@ -168,6 +174,7 @@ def test_departments_cannot_read_or_assign_across_each_other(
         "not_found",
     )
     refused(fire_admin("GET", f"/api/v1/portal/departments/{water.tenant_id}/rules"), 404, "not_found")
+    refused(assign(fire_admin, app_id, "group", water.group_id, tenant_id=water.tenant_id), 404, "not_found")
     assert fire_admin.ok("GET", "/api/v1/portal/assignments") == []
 
 
@@ -279,3 +286,14 @@ def _wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         time.sleep(0.01)
+
+
+def test_a_department_that_does_not_exist_is_not_found_and_nothing_is_kept(
+    apks: ApkFactory, platform: Admin, portal_http: httpx.Client, portal_data: Path
+) -> None:
+    root = Admin(portal_http, platform.token)
+    nowhere = "00000000-0000-4000-8000-000000000000"
+    refused(upload(root, apks.build(AppSpec()), tenant_id=nowhere), 404, "not_found")
+    refused(root("PUT", f"/api/v1/portal/departments/{nowhere}/rules", json={}), 404, "not_found")
+    assert left_behind(portal_data) == []
+    assert root.ok("GET", "/api/v1/portal/apps") == []

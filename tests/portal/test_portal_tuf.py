@@ -14,9 +14,8 @@ import pytest
 from tuf.api.exceptions import BadVersionNumberError, DownloadHTTPError, ExpiredMetadataError
 from tuf.ngclient import FetcherInterface, Updater  # type: ignore[attr-defined]
 
-from tests.portal.conftest import ApkFactory
 from tests.portal.test_portal_api import assign, published
-from tests.support.apks import AppSpec
+from tests.support.apks import ApkFactory, AppSpec
 from tests.support.ca import Clock
 from tests.support.mdm import Admin, Department
 from tests.support.portal import INTERNAL_PREFIX, PortalDevice, PortalKeyFiles

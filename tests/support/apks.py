@@ -307,3 +307,22 @@ def zip_bomb(out: Path, inflated_bytes: int, *, declared_bytes: int | None = Non
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(stream), 0)
     out.write_bytes(local + stream + central + end)
     return out
+
+
+class ApkFactory:
+    """Builds signed APKs on demand, each spec and key once per session."""
+
+    def __init__(self, directory: Path, publisher: SigningKey, impostor: SigningKey) -> None:
+        self.directory = directory
+        self.publisher = publisher
+        self.impostor = impostor
+        self._built: dict[tuple[AppSpec, str], Path] = {}
+
+    def build(self, spec: AppSpec | None = None, key: SigningKey | None = None) -> Path:
+        spec = spec or AppSpec()
+        key = key or self.publisher
+        cache_key = (spec, key.name)
+        if cache_key not in self._built:
+            out = self.directory / f"{spec.package}-{spec.version_code}-{key.name}-{len(self._built)}.apk"
+            self._built[cache_key] = build_apk(spec, key, out)
+        return self._built[cache_key]

@@ -231,8 +231,16 @@ def gateway_app(
     tmp_path: Path,
     clock: Clock,
     gateway_overrides: dict[str, Any],
+    portal_url: str,
+    portal_data: Path,
 ) -> GatewayApp:
-    settings = gateway_settings(database_url, ca_url, mdm_url, gateway_tls, tmp_path, **gateway_overrides)
+    # The whole appliance behind the gateway: the portal too, with its repository's files.
+    overrides = {
+        "portal_url": portal_url,
+        "portal_files_dir": portal_data / "repository",
+        **gateway_overrides,
+    }
+    settings = gateway_settings(database_url, ca_url, mdm_url, gateway_tls, tmp_path, **overrides)
     return GatewayApp(create_app(settings, database=database, clock=clock), settings)
 
 

@@ -20,6 +20,7 @@ from govmobile.portal.settings import PortalSettings
 from govmobile.portal.trust import KEY_FILES
 from govmobile.portal.trust_root import generate_key, key_to_pem, make_root
 from tests.support.admins import make_admin
+from tests.support.apks import ApkFactory, make_signing_key, missing_tools
 from tests.support.ca import Clock
 from tests.support.devices import ScriptedDevice
 from tests.support.mdm import GATEWAY_SECRET, Admin, Department, new_token
@@ -95,12 +96,6 @@ def portal_http(portal_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def portal_platform(portal_http: httpx.Client, platform: Admin) -> Admin:
-    """The platform admin of the MDM fixtures, on the portal."""
-    return Admin(portal_http, platform.token)
-
-
 def portal_admin(portal_http: httpx.Client, database: Database, department: Department, name: str) -> Admin:
     """A department admin of ``department``, on the portal."""
     return Admin(portal_http, make_admin(database, Role.TENANT_ADMIN, department.tenant_id, username=name))
@@ -151,3 +146,18 @@ def portal_device_factory(platform: Admin, device_factory: Any, portal_http: htt
         return PortalDevice(device, portal_http)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def apks(tmp_path_factory: pytest.TempPathFactory) -> ApkFactory:
+    missing = missing_tools()
+    if missing:
+        pytest.fail(
+            f"the portal's tests build real APKs and need {', '.join(missing)} (scripts/unit-tests installs them)"
+        )
+    keys = tmp_path_factory.mktemp("signing-keys")
+    return ApkFactory(
+        tmp_path_factory.mktemp("apks"),
+        make_signing_key(keys, "publisher"),
+        make_signing_key(keys, "impostor"),
+    )

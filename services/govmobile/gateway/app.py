@@ -114,6 +114,9 @@ def create_app(
         client_timeout=settings.client_timeout_seconds,
         log_to_stdout=settings.log_to_stdout,
         system_trust=settings.system_trust_file,
+        portal=Upstream.from_url("gm_portal", settings.portal_url) if settings.portal_url else None,
+        portal_files=settings.portal_files_dir,
+        portal_max_upload=settings.portal_max_upload,
     )
     access = DataPlaneAccess(layout.access_socket, internal_secret)
     controller = DataPlaneController(
@@ -220,7 +223,8 @@ def create_app(
     )
     app.include_router(operation_router(database, registry))
     documents = ServiceDocuments.over_http(
-        {"mdm": settings.mdm_url, "ca": settings.ca_url},
+        {"mdm": settings.mdm_url, "ca": settings.ca_url}
+        | ({"portal": settings.portal_url} if settings.portal_url else {}),
         app.openapi,
         verify=ssl.create_default_context(cafile=internal_verify)
         if isinstance(internal_verify, str)

@@ -38,6 +38,14 @@ class GatewaySettings(ServiceSettings):
     system_trust_file: Path = Path("/etc/ssl/certs/ca-certificates.crt")
     ca_url: str = "https://ca.govmobile.internal:8001"
     mdm_url: str = "https://mdm.govmobile.internal:8002"
+    #: The app portal (issue 12); unset until a portal is deployed: nginx resolves every upstream
+    #: at start, so a portal that is not there must not be named. Its admin paths then reach no one.
+    portal_url: str | None = None
+    #: The portal's repository directory (its volume, mounted read-only here): nginx sends the
+    #: packages the portal authorises from it (X-Accel-Redirect to ``/_portal_files/``).
+    portal_files_dir: Path | None = None
+    #: The largest package upload passed to the portal (nginx size; the portal has its own limit).
+    portal_max_upload: str = Field(default="300m", pattern=r"^[0-9]{1,6}[km]?$")
     #: The secret that proves to the MDM that a request came through this gateway.
     gateway_secret: SecretStr | None = None
     run_dir: Path = Path("/run/gateway")

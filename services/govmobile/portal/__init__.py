@@ -1,6 +1,6 @@
 """The app portal: the one signed channel through which government apps reach devices.
 
-What the ``portal`` service will be (issue 12; docs/portal.md): a catalogue of apps and their
+The ``portal`` service (issue 12; docs/portal.md): a catalogue of apps and their
 releases owned by departments, publishing with review (draft, approved, published on a pilot or
 production track, retired), assignments to departments, groups, people and devices, and two
 layers of trust for devices: a repository signed with The Update Framework that says *what
@@ -8,7 +8,11 @@ exists*, and a per-device desired-state document signed by the portal that says 
 should have*. Packages are served by nginx after the portal authorises, never streamed through
 Python.
 
-This package holds the service's domain core, built before its HTTP layer, tables and role:
+The service, from the outside in: ``cli`` and ``app`` (wiring); ``api`` (the admin and device
+routes); the application services ``delivery`` (what a device may read and download),
+``targeting`` (assignments, a device's resolution) and ``catalogue`` (uploads, review,
+publication); ``trust`` (the repository on the volume, one writer at a time), ``models``,
+``readers`` (the MDM's device table, read only) and ``settings``. Below them, the domain core:
 
 - ``errors``: the portal's domain errors (a leaf);
 - ``uploads``: receiving a package while hashing it, within a size limit;
@@ -22,5 +26,6 @@ This package holds the service's domain core, built before its HTTP layer, table
 - ``repository`` and ``trust_root``: the TUF repository and its offline root;
 - ``desired_state``: the per-device signed document.
 
-None of it imports a web framework, a database or another service (an import contract says so).
+The domain core imports no web framework, no database and no other service; the service imports
+no other service either (import contracts say both).
 """

@@ -98,8 +98,8 @@ def create_app(
         title="GovMobile app portal",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/api/portal/docs",
-        openapi_url="/api/portal/openapi.json",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
         redoc_url=None,
     )
     harden(

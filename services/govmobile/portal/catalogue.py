@@ -27,6 +27,7 @@ from govmobile.administration.changes import AuditedChanges, Change
 from govmobile.core.accounts import Principal
 from govmobile.core.database import Database, utcnow
 from govmobile.core.errors import NotFound, PermissionDenied
+from govmobile.core.tenancy import Tenant
 from govmobile.portal.errors import PackageOwnedElsewhere
 from govmobile.portal.models import PortalApp, PortalRelease, PortalReviewPolicy
 from govmobile.portal.packages import InspectedPackage, PackageLimits, inspect_package
@@ -118,6 +119,8 @@ class Catalogue:
         session = change.session
         manifest = inspected.manifest
         app = session.exec(select(PortalApp).where(PortalApp.package == manifest.package)).first()
+        if department is not None:
+            require_department(session, department)
         if app is None:
             app = PortalApp(
                 package=manifest.package,
@@ -287,6 +290,7 @@ class Catalogue:
     def set_rules(self, principal: Principal, tenant_id: str, rules: DepartmentRules) -> DepartmentRules:
         principal.require_tenant(tenant_id, "department")
         with self.changes.by(principal) as change:
+            require_department(change.session, tenant_id)
             row = change.session.get(PortalReviewPolicy, tenant_id)
             if row is None:
                 row = PortalReviewPolicy(tenant_id=tenant_id, updated_at=change.now, updated_by=change.actor)
@@ -318,6 +322,12 @@ def department_rules(session: Session, tenant_id: str | None) -> DepartmentRules
         ProtectionPolicy.from_document(json.loads(row.protection)) if row.protection else ProtectionPolicy()
     )
     return DepartmentRules(ReviewPolicy(row.second_approval, row.pilot_first), protection)
+
+
+def require_department(session: Session, tenant_id: str) -> None:
+    """A department named by a platform admin must exist (a tenant admin's always does)."""
+    if session.get(Tenant, tenant_id) is None:
+        raise NotFound("no such department")
 
 
 def visible_app(session: Session, principal: Principal, app_id: str) -> PortalApp:

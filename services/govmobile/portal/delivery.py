@@ -72,30 +72,53 @@ class Delivery:
     def desired_state(self, presented: PresentedCertificate, device_id: str) -> Document:
         """The calling device's signed desired-state document (for this device only)."""
         now = self.clock()
+        # Most fetches find nothing changed: answered from a read, without taking the write lock.
+        with self.database.session() as session:
+            device = self._caller(session, presented, device_id, now)
+            unchanged = self._unchanged(session, device, now)
+            if unchanged is not None:
+                return unchanged
         for attempt in range(2):
             try:
                 with self.database.transaction() as session:
-                    device = _device_for_certificate(session, presented, now)
-                    if device.id != device_id:
-                        raise PermissionDenied(
-                            "a device may read only its own desired state",
-                            code="certificate_of_another_device",
-                        )
-                    return self._document(session, device, now)
+                    device = self._caller(session, presented, device_id, now)
+                    return self._unchanged(session, device, now) or self._issue(session, device, now)
             except IntegrityError:
                 # Two first fetches of one device at once: the other inserted its row; read it now.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _document(self, session: Session, device: DeviceRecord, now: dt.datetime) -> Document:
+    @staticmethod
+    def _caller(
+        session: Session, presented: PresentedCertificate, device_id: str, now: dt.datetime
+    ) -> DeviceRecord:
+        device = _device_for_certificate(session, presented, now)
+        if device.id != device_id:
+            raise PermissionDenied(
+                "a device may read only its own desired state", code="certificate_of_another_device"
+            )
+        return device
+
+    @staticmethod
+    def _unchanged(session: Session, device: DeviceRecord, now: dt.datetime) -> Document | None:
+        """The stored document, if what the device should do is unchanged and it is not half-expired."""
+        stored = session.get(PortalDeviceState, device.id)
+        if stored is None or now >= stored.issued_at + LIFETIME / 2:
+            return None
+        apps = resolve_device(session, device)
+        state = build_desired_state(device.id, apps.resolution, apps.live, sequence=stored.sequence, now=now)
+        if state.content_digest() != stored.digest:
+            return None
+        return Document(stored.document, stored.sequence)
+
+    def _issue(self, session: Session, device: DeviceRecord, now: dt.datetime) -> Document:
+        """A new document with the next sequence, stored and signed."""
         apps = resolve_device(session, device)
         stored = session.get(PortalDeviceState, device.id)
         sequence = 1 if stored is None else stored.sequence + 1
         state = build_desired_state(device.id, apps.resolution, apps.live, sequence=sequence, now=now)
         digest = state.content_digest()
-        if stored is not None and stored.digest == digest and now < stored.issued_at + LIFETIME / 2:
-            return Document(stored.document, stored.sequence)
         data = sign_desired_state(state, self.signer)
         if stored is None:
             stored = PortalDeviceState(

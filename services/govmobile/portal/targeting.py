@@ -33,7 +33,7 @@ from govmobile.portal.assignments import (
     TargetKind,
     resolve_desired_apps,
 )
-from govmobile.portal.catalogue import department_rules, release_histories, visible_app
+from govmobile.portal.catalogue import department_rules, release_histories, require_department, visible_app
 from govmobile.portal.models import PortalAssignment, PortalDeviceState
 from govmobile.portal.protection import ProtectionPolicy
 from govmobile.portal.readers import devices
@@ -83,10 +83,14 @@ class Targeting:
     def assign(self, principal: Principal, spec: AssignmentSpec) -> PortalAssignment:
         with self.changes.by(principal) as change:
             session = change.session
-            department = principal.tenant_scope() or spec.tenant_id
+            scope = principal.tenant_scope()
+            if scope is not None and spec.tenant_id not in (None, scope):
+                raise NotFound("no such department")
+            department = scope or spec.tenant_id
             if department is None:
                 raise InvalidInput("name the department (tenant_id) the assignment belongs to")
             principal.require_tenant(department, "department")
+            require_department(session, department)
             app = visible_app(session, principal, spec.app_id)
             if app.tenant_id not in (None, department):
                 raise NotFound(f"no app {spec.app_id}")

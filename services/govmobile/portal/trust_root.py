@@ -45,7 +45,12 @@ def key_to_pem(signer: CryptoSigner, passphrase: bytes | None = None) -> bytes:
 
 def key_from_pem(pem: bytes, passphrase: bytes | None = None) -> CryptoSigner:
     """Load a signing key written by ``key_to_pem``."""
-    private = serialization.load_pem_private_key(pem, passphrase)
+    try:
+        private = serialization.load_pem_private_key(pem, passphrase)
+    except (ValueError, TypeError) as exc:
+        # A wrong passphrase usually fails the padding check ("Incorrect password"), but about
+        # one time in 256 it decrypts to garbage that only the ASN.1 parser refuses: one message.
+        raise ValueError("the key cannot be read: a wrong passphrase, or not a PKCS#8 key") from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise ValueError("the repository's keys are Ed25519 keys")
     return CryptoSigner(private)

@@ -46,9 +46,10 @@ DEVICE_LISTENER: dict[str, Callable[[str], bool]] = {
     "mdm": _prefixed("/.well-known/est/", "/api/v1/device/"),
     "ca": _prefixed("/pki/", "/ocsp"),
     "control": lambda path: path == "/.well-known/jwks.json",
+    "portal": _prefixed("/portal/v1/"),
 }
 #: Locations where nginx requires a verified device certificate (``require_certificate``).
-CERTIFICATE_REQUIRED = _prefixed("/api/v1/device/", "/.well-known/est/simplereenroll")
+CERTIFICATE_REQUIRED = _prefixed("/api/v1/device/", "/.well-known/est/simplereenroll", "/portal/v1/")
 
 ADMIN_DESCRIPTION = (
     "The GovMobile admin API, as served on the gateway's management listener: the MDM (departments, "
@@ -120,13 +121,14 @@ class Contracts:
                 return self._kept[1], self._kept[2]
         own = {name: read() for name, read in self.documents.sources.items()}
         admin = merge(
-            [(own[name], keep) for name, keep in ADMIN_LISTENER.items()],
+            # A service the gateway is not configured for (the portal, before it is deployed) is left out.
+            [(own[name], keep) for name, keep in ADMIN_LISTENER.items() if name in own],
             title="GovMobile admin API",
             version=self.version,
             description=ADMIN_DESCRIPTION,
         )
         device = merge(
-            [(own[name], keep) for name, keep in DEVICE_LISTENER.items()],
+            [(own[name], keep) for name, keep in DEVICE_LISTENER.items() if name in own],
             title="GovMobile device API",
             version=self.version,
             description=DEVICE_DESCRIPTION,

@@ -20,6 +20,7 @@ class Service(enum.StrEnum):
 
     CA = "ca"
     MDM = "mdm"
+    PORTAL = "portal"
     #: The gateway's own control plane.
     CONTROL = "control"
 
@@ -40,6 +41,7 @@ class Prefix:
 ADMIN_API: tuple[Prefix, ...] = (
     Prefix("/api/v1/certificates", Service.CA, gateway_proof=False),
     Prefix("/api/v1/routes", Service.CONTROL, gateway_proof=False),
+    Prefix("/api/v1/portal/", Service.PORTAL, gateway_proof=False),
     Prefix("/api/", Service.MDM, gateway_proof=True),
 )
 

@@ -133,6 +133,10 @@ class RenderInputs:
     client_timeout: int
     log_to_stdout: bool
     system_trust: Path
+    #: The app portal and its repository's files, when one is deployed.
+    portal: Upstream | None = None
+    portal_files: Path | None = None
+    portal_max_upload: str = "300m"
 
 
 def render(
@@ -176,6 +180,9 @@ def render(
                 read_timeout=route.read_timeout_seconds,
             )
         )
+    admin_upstreams = {Service.CA: inputs.ca, Service.MDM: inputs.mdm, Service.CONTROL: inputs.control}
+    if inputs.portal is not None:
+        admin_upstreams[Service.PORTAL] = inputs.portal
     text = _TEMPLATES.get_template("nginx.conf.j2").render(
         generation=generation,
         worker_user=layout.worker_user,
@@ -183,8 +190,8 @@ def render(
         crl_file=str(layout.crl),
         lua_dir=str(LUA_DIR),
         routes=rendered,
-        admin_api=ADMIN_API,
-        admin_upstreams={Service.CA: inputs.ca, Service.MDM: inputs.mdm, Service.CONTROL: inputs.control},
+        admin_api=[prefix for prefix in ADMIN_API if prefix.service in admin_upstreams],
+        admin_upstreams=admin_upstreams,
         **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(inputs).items()},
     )
     return text, skipped
