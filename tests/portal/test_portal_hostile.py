@@ -18,6 +18,8 @@ import pytest
 from govmobile.core.accounts import Role
 from govmobile.core.database import Database
 from govmobile.portal.desired_state import LIFETIME
+from govmobile.portal.errors import InvalidAssignment
+from govmobile.portal.protection import ProtectionPolicy
 from tests.portal.test_portal_api import APK, assign, published, upload
 from tests.support.admins import make_admin
 from tests.support.apks import (
@@ -297,3 +299,17 @@ def test_a_department_that_does_not_exist_is_not_found_and_nothing_is_kept(
     refused(root("PUT", f"/api/v1/portal/departments/{nowhere}/rules", json={}), 404, "not_found")
     assert left_behind(portal_data) == []
     assert root.ok("GET", "/api/v1/portal/apps") == []
+
+
+def test_protection_settings_out_of_range_are_refused_not_a_server_error(
+    water_admin: Admin, water: Department
+) -> None:
+    for setting in ("offline_block_after_seconds", "pin_max_attempts"):
+        answer = water_admin(
+            "PUT",
+            f"/api/v1/portal/departments/{water.tenant_id}/rules",
+            json={"protection": {setting: 10**30}},
+        )
+        refused(answer, 422, "invalid_request")
+    with pytest.raises(InvalidAssignment, match="between one minute"):
+        ProtectionPolicy.from_document({"offline_block_after_seconds": 10**30})

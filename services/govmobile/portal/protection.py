@@ -134,4 +134,9 @@ def _whole(value: Any, name: str) -> int | None:
 
 def _duration(value: Any, name: str) -> dt.timedelta | None:
     seconds = _whole(value, name)
-    return None if seconds is None else dt.timedelta(seconds=seconds)
+    if seconds is None:
+        return None
+    if abs(seconds) > MAX_OFFLINE.total_seconds():
+        # Refused before timedelta is built: a huge number would overflow it (a 500, not an answer).
+        raise InvalidAssignment(f"{name} must be between one minute and {MAX_OFFLINE.days} days")
+    return dt.timedelta(seconds=seconds)

@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from govmobile.portal.assignments import Intent
 from govmobile.portal.models import PortalApp, PortalAssignment, PortalRelease
+from govmobile.portal.protection import MAX_OFFLINE, MAX_PIN_ATTEMPTS
 from govmobile.portal.releases import ReleaseState, Track
 from govmobile.portal.targeting import DeviceApps
 
 ID = Field(max_length=36)
+MAX_OFFLINE_SECONDS = int(MAX_OFFLINE.total_seconds())
 
 
 class AppPublic(BaseModel):
@@ -93,9 +95,9 @@ class ProtectionDocument(BaseModel):
     save_to_unmanaged: StrictBool = False
     screenshots: StrictBool = False
     pin_required: StrictBool = False
-    pin_max_attempts: StrictInt | None = None
-    offline_block_after_seconds: StrictInt | None = None
-    offline_wipe_after_seconds: StrictInt | None = None
+    pin_max_attempts: StrictInt | None = Field(default=None, ge=1, le=MAX_PIN_ATTEMPTS)
+    offline_block_after_seconds: StrictInt | None = Field(default=None, ge=60, le=MAX_OFFLINE_SECONDS)
+    offline_wipe_after_seconds: StrictInt | None = Field(default=None, ge=60, le=MAX_OFFLINE_SECONDS)
 
 
 class DepartmentRulesDocument(BaseModel):
