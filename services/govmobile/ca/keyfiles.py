@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import tempfile
 from pathlib import Path
 
 from cryptography import x509
@@ -12,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from govmobile.core.errors import ConfigurationError, InvalidInput
+from govmobile.core.files import write_atomically
 
 
 def write_private_key(
@@ -86,16 +85,4 @@ def load_certificates(data: bytes, *, what: str = "input") -> list[x509.Certific
 def _write_atomically(path: Path, content: bytes, *, mode: int, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise ConfigurationError(f"{path} already exists; refusing to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file 0600 from the start, so a key is never briefly world-readable.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, content, mode=mode)

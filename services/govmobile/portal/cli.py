@@ -1,10 +1,12 @@
-"""``govmobile-portal``: serve the app portal, or re-sign its TUF metadata now."""
+"""``govmobile-portal``: serve the app portal, re-sign its TUF metadata now, or (on the controller)
+keep its offline TUF root."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -40,6 +42,33 @@ def refresh_metadata() -> None:
         )
         signed = keeper.refresh()
         click.echo(f"re-signed: {', '.join(signed)}" if signed else "nothing was due")
+
+
+@main.command("keep-root")
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The controller's directory for the portal's root (secrets/<deployment>/portal).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The root key's passphrase; needed only to make or renew the root.",
+)
+def keep_root(directory: Path, passphrase_file: Path | None) -> None:
+    """On the controller: make the portal's TUF root the first time, renew it past half its
+    lifetime, otherwise change nothing (prints made, renewed or kept)."""
+    from govmobile.core.database import utcnow
+    from govmobile.portal.root_keeping import keep_root as keep
+
+    with _clear_errors():
+        passphrase = (
+            passphrase_file.read_bytes().strip() if passphrase_file and passphrase_file.exists() else None
+        )
+        state = keep(directory, passphrase, now=utcnow())
+        click.echo(f"{state.change} root version {state.version}, which expires {state.expires.isoformat()}")
 
 
 @contextmanager

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ from securesystemslib.signer import Signer
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
+from govmobile.core.files import write_atomically
 from govmobile.portal.manifest import check_package_id
 
 #: How long each online role's signature is valid for, and when it is re-signed.
@@ -62,27 +61,18 @@ class DirectoryStore:
         self.targets_dir = directory / "targets"
 
     def write_metadata(self, name: str, data: bytes) -> None:
-        _atomic_write(self.metadata_dir / name, data)
+        write_atomically(self.metadata_dir / name, data)
 
     def read_metadata(self, name: str) -> bytes | None:
         path = self.metadata_dir / name
         return path.read_bytes() if path.is_file() else None
 
     def write_target(self, name: str, data: bytes) -> None:
-        _atomic_write(self.targets_dir / name, data)
+        write_atomically(self.targets_dir / name, data)
 
     def target_file(self, name: str) -> Path:
         """Where a target named ``name`` (hash-prefixed) is kept: the service moves APKs here."""
         return self.targets_dir / name
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)
 
 
 def package_target_path(package: str, version_code: int) -> str:

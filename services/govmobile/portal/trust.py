@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner
+from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root
 
 from govmobile.core.errors import ConfigurationError
@@ -89,7 +90,9 @@ class RepositoryKeeper:
 
     def _load_or_create(self) -> TufRepository:
         if self.store.read_metadata("timestamp.json") is not None:
-            return TufRepository.load(self.store, self.keys.online, self.clock)
+            repository = TufRepository.load(self.store, self.keys.online, self.clock)
+            self._follow_the_controller(repository)
+            return repository
         try:
             root = Metadata[Root].from_bytes(self.root_file.read_bytes())
         except (OSError, ValueError) as exc:
@@ -103,3 +106,14 @@ class RepositoryKeeper:
         # Devices learn the desired-state key through TUF, so its trust comes from the offline root.
         repository.add_target_bytes(KEY_TARGET, public_key_document(self.keys.desired_state.public_key))
         return repository
+
+    def _follow_the_controller(self, repository: TufRepository) -> None:
+        """Take the roots the controller signed since (``N.root.json`` beside ``root_file``), in
+        order: a redeploy past the root's half-life renews it, and devices walk the same chain."""
+        version = repository.root.signed.version + 1
+        while (path := self.root_file.parent / f"{version}.root.json").is_file():
+            try:
+                repository.update_root(Metadata[Root].from_bytes(path.read_bytes()))
+            except (ValueError, RepositoryError) as exc:  # unreadable, unsigned, signed by other keys
+                raise ConfigurationError(f"the controller's root {path} cannot be taken: {exc}") from exc
+            version += 1
