@@ -77,14 +77,18 @@ def test_renewing_needs_the_right_passphrase(tmp_path: Path) -> None:
     assert _root(tmp_path).signed.version == 1
 
 
-def test_a_root_without_its_key_is_not_replaced_by_a_new_one(tmp_path: Path) -> None:
-    # A controller restored from a backup without the root key: a new root would be one that no
-    # enrolled device trusts, so the operator is told to restore the key instead.
+def test_a_root_without_its_key_is_kept_but_never_replaced_by_a_new_one(tmp_path: Path) -> None:
+    # A controller restored from a backup without the root key: the root is kept until it is due
+    # for renewal, and then the operator is told to bring the key back. A new root would be one
+    # that no enrolled device trusts.
     keep_root(tmp_path, PASSPHRASE, now=START)
     (tmp_path / "root-key.pem").unlink()
 
-    with pytest.raises(RootKeepingError, match="restore the root key"):
-        keep_root(tmp_path, PASSPHRASE, now=START)
+    assert keep_root(tmp_path, None, now=START).change == RootChange.KEPT
+    with pytest.raises(RootKeepingError, match="restore it"):
+        keep_root(tmp_path, PASSPHRASE, now=START + ROOT_LIFETIME / 2)
+    assert _root(tmp_path).signed.version == 1
+    assert not (tmp_path / "root-key.pem").exists()
 
 
 def test_the_repository_follows_a_root_the_controller_renewed(tmp_path: Path) -> None:
@@ -140,10 +144,10 @@ def test_the_command_says_what_it_did_and_refuses_clearly(tmp_path: Path) -> Non
 
     made = subprocess.run([*command, "--passphrase-file", str(passphrase_file)], capture_output=True, text=True)
     kept = subprocess.run(command, capture_output=True, text=True)
-    (tmp_path / "portal" / "root-key.pem").unlink()
+    (tmp_path / "portal" / "root.json").write_text("{not json")
     refused = subprocess.run(command, capture_output=True, text=True)
 
     assert made.returncode == 0 and made.stdout.startswith("made root version 1"), made
     assert kept.returncode == 0 and kept.stdout.startswith("kept root version 1"), kept
-    assert refused.returncode == 2 and "restore the root key" in refused.stderr and not refused.stdout
+    assert refused.returncode == 2 and "root metadata cannot be read" in refused.stderr and not refused.stdout
     assert "Traceback" not in refused.stderr

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner, Key
+from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root
 
 from govmobile.core.files import write_atomically
@@ -67,16 +68,20 @@ class RootKeepingError(ValueError):
 def keep_root(directory: Path, passphrase: bytes | None, *, now: dt.datetime) -> RootState:
     """Make the root on first use, renew it past half its lifetime, otherwise change nothing."""
     newest = directory / NEWEST_ROOT
-    if not (directory / ROOT_KEY_FILE).exists():
-        if newest.exists():
-            raise RootKeepingError(
-                f"{newest} exists but its key {directory / ROOT_KEY_FILE} does not: restore the root key"
-                " (a backup made with --with-root-key) rather than making a new root devices would refuse"
-            )
+    if not newest.exists():
+        if (directory / ROOT_KEY_FILE).exists():
+            raise RootKeepingError(f"{directory / ROOT_KEY_FILE} exists without the root it signed ({newest})")
         return _make(directory, _required(passphrase, "make the portal's root"), now)
     root = _read_root(newest)
     if now < root.signed.expires - ROOT_LIFETIME / 2:
+        # The key is not needed (it may be off the controller, or left out of the backup restored here).
         return RootState(RootChange.KEPT, root.signed.version, root.signed.expires)
+    if not (directory / ROOT_KEY_FILE).exists():
+        # Never a new root in its place: enrolled devices trust only what the old root's key signs.
+        raise RootKeepingError(
+            f"the portal's root (version {root.signed.version}) is due for renewal but its key"
+            f" {directory / ROOT_KEY_FILE} is not here: restore it (a backup made with --with-root-key)"
+        )
     return _renew(directory, root, _required(passphrase, "renew the portal's root"), now)
 
 
@@ -126,7 +131,7 @@ def _read_online(directory: Path, role: str) -> CryptoSigner:
 def _read_root(path: Path) -> Metadata[Root]:
     try:
         return Metadata[Root].from_bytes(path.read_bytes())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RepositoryError) as exc:  # tuf's DeserializationError is a RepositoryError
         raise RootKeepingError(f"the portal's root metadata cannot be read from {path}: {exc}") from exc
 
 
