@@ -20,6 +20,7 @@ ROOT_CERTIFICATE = SECRETS / "pki" / "root.crt"
 CA_CONTAINER = "govmobile-ca"
 MDM_CONTAINER = "govmobile-mdm"
 GATEWAY_CONTAINER = "govmobile-gateway"
+PORTAL_CONTAINER = "govmobile-portal"
 OFFICE_CONTAINER = "govmobile-office-app"
 CA_NAME = "ca.govmobile.internal"
 CA_PORT = 8001

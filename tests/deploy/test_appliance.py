@@ -220,6 +220,10 @@ SERVICES = {
         {"127.0.0.1:443", "127.0.0.1:8443"},
     ),
     appliance.OFFICE_CONTAINER: ({"govmobile-intranet"}, set(), {"/tmp"}, set()),
+    # Its volume (the TUF repository and uploads) is the gateway's too, read-only there.
+    appliance.PORTAL_CONTAINER: (
+        {"govmobile-internal"}, {"/var/lib/govmobile/data", "/var/lib/govmobile/portal"}, {"/tmp"}, set()
+    ),
 }
 
 
@@ -282,7 +286,7 @@ def test_every_service_has_only_its_declared_networks_mounts_and_ports(service: 
 def test_only_the_gateway_listens_on_the_host_on_443_and_8443(host: testinfra.host.Host) -> None:
     assert host.socket("tcp://127.0.0.1:443").is_listening
     assert host.socket("tcp://127.0.0.1:8443").is_listening
-    for port in (8001, 8002, 8004, 8080, 9443):
+    for port in (8001, 8002, 8004, 8005, 8080, 9443):
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, port
         assert not host.socket(f"tcp://127.0.0.1:{port}").is_listening, port
     # The internal and intranet networks have no route out of the host.
@@ -316,6 +320,11 @@ def test_the_gateway_runs_nginx_under_its_control_plane_as_the_service_user(
         ("/etc/govmobile/gateway/management/server.key", 0o600),
         ("/etc/govmobile/gateway/secrets/govmobile_gateway_gateway_secret", 0o400),
         ("/etc/govmobile/gateway/secrets/govmobile_gateway_database_url", 0o400),
+        ("/etc/govmobile/portal/tls/server.key", 0o600),
+        ("/etc/govmobile/portal/secrets/govmobile_portal_gateway_secret", 0o400),
+        ("/etc/govmobile/portal/secrets/govmobile_portal_database_url", 0o400),
+        ("/etc/govmobile/portal/secrets/portal/timestamp.pem", 0o400),
+        ("/etc/govmobile/portal/secrets/portal/desired-state.pem", 0o400),
     ],
 )
 def test_the_new_services_key_and_secret_files_belong_to_the_service_user(
@@ -330,7 +339,7 @@ def test_no_secret_is_in_any_containers_configuration() -> None:
     values = [
         path.read_text().strip()
         for path in appliance.SECRETS.rglob("*")
-        if path.is_file() and path.parent.name in {"ca", "mdm", "gateway"}
+        if path.is_file() and path.parent.name in {"ca", "mdm", "gateway", "portal", "online"}
     ]
     assert len(values) >= 5, values and "expected the RA, gateway, admin and passphrase secrets"
     for name in SERVICES:

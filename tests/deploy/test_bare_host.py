@@ -246,7 +246,7 @@ def test_a_deploy_killed_inside_dpkg_converges_from_the_bundle(site: Site) -> No
     assert "TASK [images : Build the image]" not in run.output
     assert site.host(["dpkg", "--audit"]).stdout.strip() == ""
     assert sorted(site.containers()) == [
-        "govmobile-ca", "govmobile-gateway", "govmobile-mdm", "govmobile-office-app"
+        "govmobile-ca", "govmobile-gateway", "govmobile-mdm", "govmobile-office-app", "govmobile-portal"
     ]  # fmt: skip
 
 

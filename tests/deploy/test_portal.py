@@ -1,0 +1,171 @@
+"""The deployed app portal end to end: a real signed APK is uploaded through the gateway's
+management listener, approved by a second admin, published and assigned as required to a group;
+a device in the group finds it in its signed desired state and downloads it through the gateway
+(nginx sends the file from the portal's volume, resuming with Range), while a device outside the
+group never sees it and cannot fetch it by its URL. The TUF metadata devices trust comes from the
+root the controller made, which stays on the controller.
+
+The admin side uses curl with the session govmobile-admin keeps (the typed `govmobile-admin app`
+commands are issue 12's next step), the devices are enrolled with curl and openssl."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy import appliance, clients
+from tests.support.apks import ApkFactory, AppSpec
+
+pytestmark = pytest.mark.deploy
+
+APK = "application/vnd.android.package-archive"
+
+
+class PortalAdmin:
+    """An admin logged in with govmobile-admin; portal calls with curl and its session token."""
+
+    def __init__(self, workdir: Path, username: str, password: str) -> None:
+        self.cli = clients.Admin(workdir)
+        login = self.cli.run(
+            "login", "--server", clients.MANAGEMENT_URL, "--ca-file", str(appliance.ROOT_CERTIFICATE),
+            "--username", username, "--password-stdin", stdin=password + "\n",
+        )  # fmt: skip
+        assert login.returncode == 0, login.stderr
+        self.token = json.loads((workdir / "admin.json").read_text())["token"]
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, upload: Path | None = None
+    ) -> tuple[int, Any]:
+        args = [
+            "--request",
+            method,
+            "--header",
+            f"Authorization: Bearer {self.token}",
+            "--write-out",
+            "\n%{http_code}",
+        ]
+        if upload is not None:
+            args += ["--header", f"Content-Type: {APK}", "--data-binary", f"@{upload}"]
+        elif body is not None:
+            args += ["--header", "Content-Type: application/json", "--data", json.dumps(body)]
+        done = clients.curl(*args, f"{clients.MANAGEMENT_URL}{path}")
+        assert done.returncode == 0, done.stderr
+        text, _, status = done.stdout.rpartition("\n")
+        return int(status), json.loads(text) if text else None
+
+    def ok(self, method: str, path: str, body: Any = None, *, upload: Path | None = None) -> Any:
+        status, answer = self.call(method, path, body, upload=upload)
+        assert 200 <= status < 300, (method, path, status, answer)
+        return answer
+
+
+def download(device: clients.CurlDevice, path: str, out: Path, *extra: str) -> int:
+    done = clients.curl("--cert", str(device.certificate), "--key", str(device.key), "--output", str(out),
+                        "--write-out", "%{http_code}", *extra, f"{clients.PUBLIC_URL}{path}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+@pytest.mark.timeout(600)
+def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
+    tmp_path: Path, apks: ApkFactory
+) -> None:
+    first = PortalAdmin(tmp_path / "admin", "admin", clients.ADMIN_PASSWORD_FILE.read_text().strip())
+    slug = f"roads-{secrets.token_hex(3)}"
+    first.cli.department(slug, "li", "inspectors")
+    first.cli("person", "create", "wang", "--tenant", slug, "--name", "Wang")
+    tenant = first.cli("tenant", "show", slug, "--json").json()
+    group = first.cli("group", "show", "inspectors", "--tenant", slug, "--json").json()
+    # A second admin of the department, who reviews what the first uploads.
+    reviewer_password = secrets.token_urlsafe(18)
+    first.cli("admin", "create", f"reviewer-{slug}", "--role", "tenant_admin", "--tenant", slug,
+              "--password-stdin", stdin=reviewer_password + "\n")  # fmt: skip
+    reviewer = PortalAdmin(tmp_path / "reviewer", f"reviewer-{slug}", reviewer_password)
+    first.ok("PUT", f"/api/v1/portal/departments/{tenant['id']}/rules", {"second_approval": True})
+
+    package = f"cn.gov.{slug.replace('-', '')}.inspect"
+    apk = apks.build(AppSpec(package=package))
+    release = first.ok("POST", f"/api/v1/portal/releases?tenant_id={tenant['id']}", upload=apk)
+    assert release["sha256"] == hashlib.sha256(apk.read_bytes()).hexdigest()
+    status, refused = first.call("POST", f"/api/v1/portal/releases/{release['id']}/approve")
+    assert (status, refused["error"]) == (409, "release_transition_refused")  # not the uploader's own
+    reviewer.ok("POST", f"/api/v1/portal/releases/{release['id']}/approve")
+    assert (
+        first.ok("POST", f"/api/v1/portal/releases/{release['id']}/publish", {"track": "production"})["state"]
+        == "published"
+    )
+    first.ok("POST", "/api/v1/portal/assignments",
+             {"app_id": release["app_id"], "target": {"kind": "group", "id": group["id"]}, "intent": "required"})  # fmt: skip
+
+    inside = enroll(first, tmp_path / "inside", slug, "li", "inspectors")
+    outside = enroll(first, tmp_path / "outside", slug, "wang", None)
+
+    # The device in the group: its signed desired state names the release; the package comes
+    # from nginx, whole and resumed, byte for byte.
+    status, body = inside.get(f"/portal/v1/devices/{inside.device_id}/desired-state")
+    assert status == 200, body
+    document = decode_envelope(body)
+    (app,) = document["apps"]
+    assert (app["package"], app["intent"], app["sha256"]) == (package, "required", release["sha256"])
+    target = (
+        f"/portal/v1/targets/{app['target'].rsplit('/', 1)[0]}/{release['sha256']}.{app['version_code']}.apk"
+    )
+    assert download(inside, target, tmp_path / "got.apk") == 200
+    assert (tmp_path / "got.apk").read_bytes() == apk.read_bytes()
+    assert download(inside, target, tmp_path / "rest.apk", "--header", "Range: bytes=1000-") == 206
+    assert (tmp_path / "rest.apk").read_bytes() == apk.read_bytes()[1000:]
+
+    # The device outside the group: nothing offered, and the package's URL is not found.
+    status, body = outside.get(f"/portal/v1/devices/{outside.device_id}/desired-state")
+    assert status == 200, body
+    assert decode_envelope(body)["apps"] == []
+    assert download(outside, target, tmp_path / "refused") == 404
+    assert (tmp_path / "refused").read_bytes() != apk.read_bytes()
+    # Nor may it read the other device's desired state.
+    status, _ = outside.get(f"/portal/v1/devices/{inside.device_id}/desired-state")
+    assert status == 403
+
+    # TUF: the timestamp devices poll is signed by the key the controller's root names, and the
+    # root the portal serves is the controller's; the root key never left the controller.
+    status, body = inside.get("/portal/v1/metadata/root.json")
+    assert status == 200
+    controller_root = json.loads((appliance.SECRETS / "portal" / "root.json").read_text())
+    assert json.loads(body)["signed"] == controller_root["signed"]
+    status, body = inside.get("/portal/v1/metadata/timestamp.json")
+    assert status == 200
+    timestamp_key = controller_root["signed"]["roles"]["timestamp"]["keyids"][0]
+    assert [s["keyid"] for s in json.loads(body)["signatures"]] == [timestamp_key]
+    in_container = subprocess.run(
+        ["docker", "exec", "govmobile-portal", "sh", "-c", "ls -R /run/secrets /var/lib/govmobile/portal"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "root-key" not in in_container
+    assert "passphrase" not in in_container
+
+
+def enroll(
+    admin: PortalAdmin, workdir: Path, slug: str, person: str, group: str | None
+) -> clients.CurlDevice:
+    workdir.mkdir()
+    args = ["token", "create", "--tenant", slug, "--person", person, "--json"] + (
+        ["--group", group] if group else []
+    )
+    token = str(admin.cli(*args).json()["token"])
+    device = clients.CurlDevice.enroll(workdir, token, f"PORTAL-{workdir.name}-{slug}")
+    assert device.checkin()["device"]["state"] == "active"
+    return device
+
+
+def decode_envelope(body: str) -> dict[str, Any]:
+    """The desired-state document inside its DSSE envelope (the signature is the agent's to check;
+    the portal's API tests verify it)."""
+    envelope = json.loads(body)
+    payload: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))
+    return payload
