@@ -102,7 +102,8 @@ def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
         == "published"
     )
     first.ok("POST", "/api/v1/portal/assignments",
-             {"app_id": release["app_id"], "target": {"kind": "group", "id": group["id"]}, "intent": "required"})  # fmt: skip
+             {"tenant_id": tenant["id"], "app_id": release["app_id"], "target": {"kind": "group", "id": group["id"]},
+              "intent": "required"})  # fmt: skip
 
     inside = enroll(first, tmp_path / "inside", slug, "li", "inspectors")
     outside = enroll(first, tmp_path / "outside", slug, "wang", None)

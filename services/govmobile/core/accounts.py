@@ -32,6 +32,7 @@ from govmobile.core.database import EnumText, UTCDateTime, utcnow
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from govmobile.core.ids import new_id
 from govmobile.core.logins import LoginThrottle
+from govmobile.core.tenancy import Tenant  # noqa: F401 - admin_account.tenant_id names its table: load it wherever accounts are
 
 TOKEN_PREFIX = "gmt_"  # noqa: S105 - a public prefix, not a secret
 MIN_PASSWORD_LENGTH = 12

@@ -110,7 +110,10 @@ class PortalDeviceState(SQLModel, table=True):
 
     __tablename__ = "portal_device_state"
 
-    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=36)
+    # The foreign key to device.id is the schema's (migration 0007), not the model's: the portal's
+    # process does not load the MDM's tables, and SQLAlchemy would fail to order a flush around
+    # a table it cannot find (tests/migrations/test_models_per_process.py).
+    device_id: str = Field(primary_key=True, max_length=36)
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     #: ``DesiredState.content_digest``: a new sequence is issued when what the device should do changes.
     digest: str = Field(max_length=64)
