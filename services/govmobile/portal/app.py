@@ -31,7 +31,7 @@ from govmobile.web.device_identity import (
     GatewayTrust,
     PresentedCertificate,
 )
-from govmobile.web.operations import operation_routes
+from govmobile.web.operations import operation_router
 
 DESCRIPTION = (
     "The app portal: the admin API for apps, releases (upload, review, publication), department "
@@ -113,7 +113,7 @@ def create_app(
     app.include_router(
         portal_device_routes(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
     )
-    app.include_router(operation_routes(database, registry))
+    app.include_router(operation_router(database, registry))
     app.state.keeper = keeper
     return app
 
