@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from govmobile import __version__
 from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
-from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_routes
-from govmobile.portal.api.device import portal_device_routes
+from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_router
+from govmobile.portal.api.device import portal_device_router
 from govmobile.portal.catalogue import Catalogue
 from govmobile.portal.delivery import Delivery
 from govmobile.portal.packages import PackageLimits
@@ -109,9 +109,9 @@ def create_app(
         description=DESCRIPTION,
         streamed_bodies={UPLOAD_PATH: settings.max_package_bytes},
     )
-    app.include_router(portal_admin_routes(catalogue, targeting, authenticate))
+    app.include_router(portal_admin_router(catalogue, targeting, authenticate))
     app.include_router(
-        portal_device_routes(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
+        portal_device_router(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
     )
     app.include_router(operation_router(database, registry))
     app.state.keeper = keeper

@@ -37,7 +37,7 @@ _UPLOAD_BODY = {
 }
 
 
-def portal_admin_routes(
+def portal_admin_router(
     catalogue: Catalogue, targeting: Targeting, authenticate: Callable[..., Principal]
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/portal", tags=["app portal"])
