@@ -2,6 +2,9 @@
 
 Every path is under ``/api/v1/portal/`` on the management listener, which passes it to the
 portal service. Uploads stream the APK from disk: a 100 MB package is never in memory.
+
+Paths are written out whole: tests/gateway/test_admin_api_map.py reads them from this source and
+checks that the gateway passes each to a service that serves it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from govmobile_client.models import (
     Track,
 )
 
-PREFIX = "/api/v1/portal"
 APK_MEDIA_TYPE = "application/vnd.android.package-archive"
 
 
@@ -35,10 +37,10 @@ class Apps:
 
     def list(self) -> Sequence[PortalApp]:
         """Your department's apps and the platform's (every app, for a platform admin)."""
-        return self._connection.call_list(PortalApp, "GET", f"{PREFIX}/apps")
+        return self._connection.call_list(PortalApp, "GET", "/api/v1/portal/apps")
 
     def show(self, app_id: str) -> PortalApp:
-        return self._connection.call(PortalApp, "GET", f"{PREFIX}/apps/{segment(app_id)}")
+        return self._connection.call(PortalApp, "GET", f"/api/v1/portal/apps/{segment(app_id)}")
 
     def resolve(self, reference: str) -> PortalApp:
         """An app by id, or by package id (package ids always hold a dot; app ids never do)."""
@@ -70,7 +72,7 @@ class Apps:
             "publisher": publisher,
         }
         body = {key: value for key, value in given.items() if value is not None}
-        return self._connection.call(PortalApp, "PATCH", f"{PREFIX}/apps/{segment(app_id)}", body=body)
+        return self._connection.call(PortalApp, "PATCH", f"/api/v1/portal/apps/{segment(app_id)}", body=body)
 
 
 class Releases:
@@ -82,32 +84,38 @@ class Releases:
         first upload). Platform admins name the department with ``tenant_id`` (None: the
         platform's own app)."""
         return self._connection.upload(
-            Release, f"{PREFIX}/releases", apk, media_type=APK_MEDIA_TYPE, params={"tenant_id": tenant_id}
+            Release,
+            "/api/v1/portal/releases",
+            apk,
+            media_type=APK_MEDIA_TYPE,
+            params={"tenant_id": tenant_id},
         )
 
     def list(self, app_id: str) -> Sequence[Release]:
         """An app's releases, newest first."""
-        return self._connection.call_list(Release, "GET", f"{PREFIX}/apps/{segment(app_id)}/releases")
+        return self._connection.call_list(Release, "GET", f"/api/v1/portal/apps/{segment(app_id)}/releases")
 
     def show(self, release_id: str) -> Release:
-        return self._connection.call(Release, "GET", f"{PREFIX}/releases/{segment(release_id)}")
+        return self._connection.call(Release, "GET", f"/api/v1/portal/releases/{segment(release_id)}")
 
     def approve(self, release_id: str) -> Release:
         """draft → approved; where the department requires it, by an admin other than the uploader."""
-        return self._connection.call(Release, "POST", f"{PREFIX}/releases/{segment(release_id)}/approve")
+        return self._connection.call(
+            Release, "POST", f"/api/v1/portal/releases/{segment(release_id)}/approve"
+        )
 
     def publish(self, release_id: str, track: Track = Track.PRODUCTION) -> Release:
         """approved → published on a track (or a pilot release promoted to production)."""
         return self._connection.call(
             Release,
             "POST",
-            f"{PREFIX}/releases/{segment(release_id)}/publish",
+            f"/api/v1/portal/releases/{segment(release_id)}/publish",
             body={"track": track.value},
         )
 
     def retire(self, release_id: str) -> Release:
         """Out of the catalogue for good: devices refuse it from now on."""
-        return self._connection.call(Release, "POST", f"{PREFIX}/releases/{segment(release_id)}/retire")
+        return self._connection.call(Release, "POST", f"/api/v1/portal/releases/{segment(release_id)}/retire")
 
 
 class DepartmentAppRules:
@@ -117,7 +125,7 @@ class DepartmentAppRules:
     def show(self, tenant_id: str) -> DepartmentRules:
         """Second-admin approval, pilot before production, and the default app protection."""
         return self._connection.call(
-            DepartmentRules, "GET", f"{PREFIX}/departments/{segment(tenant_id)}/rules"
+            DepartmentRules, "GET", f"/api/v1/portal/departments/{segment(tenant_id)}/rules"
         )
 
     def set(self, tenant_id: str, rules: DepartmentRules) -> DepartmentRules:
@@ -125,7 +133,7 @@ class DepartmentAppRules:
         return self._connection.call(
             DepartmentRules,
             "PUT",
-            f"{PREFIX}/departments/{segment(tenant_id)}/rules",
+            f"/api/v1/portal/departments/{segment(tenant_id)}/rules",
             body=rules.model_dump(mode="json"),
         )
 
@@ -161,20 +169,20 @@ class Assignments:
             "protection": protection.model_dump(mode="json") if protection else None,
             "remove_when_unassigned": remove_when_unassigned,
         }
-        return self._connection.call(Assignment, "POST", f"{PREFIX}/assignments", body=body)
+        return self._connection.call(Assignment, "POST", "/api/v1/portal/assignments", body=body)
 
     def list(self, *, app_id: str | None = None) -> Sequence[Assignment]:
         return self._connection.call_list(
-            Assignment, "GET", f"{PREFIX}/assignments", params={"app_id": app_id}
+            Assignment, "GET", "/api/v1/portal/assignments", params={"app_id": app_id}
         )
 
     def remove(self, assignment_id: str) -> None:
         """Devices it reached uninstall the app where the assignment says so."""
-        self._connection.call_empty("DELETE", f"{PREFIX}/assignments/{segment(assignment_id)}")
+        self._connection.call_empty("DELETE", f"/api/v1/portal/assignments/{segment(assignment_id)}")
 
     def device_apps(self, device_id: str) -> DeviceApps:
         """What a device should have, from which assignments, and its conflicts."""
-        return self._connection.call(DeviceApps, "GET", f"{PREFIX}/devices/{segment(device_id)}/apps")
+        return self._connection.call(DeviceApps, "GET", f"/api/v1/portal/devices/{segment(device_id)}/apps")
 
 
 def _target(target: Target | tuple[TargetKind, str]) -> dict[str, str]:
