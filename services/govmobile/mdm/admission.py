@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 #: Android's package id syntax (two or more Java identifiers joined by dots), as the portal reads it.
 PACKAGE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
@@ -61,16 +61,6 @@ def check_package_id(value: str) -> str:
     return value
 
 
-def check_signer(value: str) -> str:
-    """A signer as sent by the device: exactly 64 lowercase hex characters."""
-    if not SIGNER.fullmatch(value):
-        raise ValueError(
-            f"{value[:80]!r} is not a signer: it must be the SHA-256 of the signing certificate "
-            "as 64 lowercase hexadecimal characters"
-        )
-    return value
-
-
 def normalise_signer(value: str) -> str:
     """A signer as an admin may type it: any case, with or without colons (keytool prints
     ``AB:CD:…``), stored as 64 lowercase hex characters."""
@@ -83,18 +73,17 @@ def normalise_signer(value: str) -> str:
     return plain
 
 
-PackageId = Annotated[str, AfterValidator(check_package_id)]
-SignerDigest = Annotated[str, AfterValidator(check_signer)]
-
-
 class InstalledApp(BaseModel):
-    """One app on the device, as the agent reports it in ``app_inventory``."""
+    """One app on the device, as the agent reports it in ``app_inventory``.
+
+    Checked by pydantic's own patterns, not Python validators: a posture holds up to 500 of these
+    at every check-in, and this is about 2.7 times faster (docs/mdm.md, app admission)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    package: PackageId
+    package: str = Field(pattern=f"^{PACKAGE_ID.pattern}$", max_length=MAX_PACKAGE_ID)
     version_code: StrictInt = Field(ge=0, le=2**63 - 1)
-    signer: SignerDigest
+    signer: str = Field(pattern=f"^{SIGNER.pattern}$", description="lowercase hex SHA-256 of the certificate")
 
 
 class AdmissionDocument(BaseModel):
@@ -139,9 +128,15 @@ class Admission:
         if self.mode is AdmissionMode.OFF:
             return []
         signer_of = {app.package: app.signer for app in inventory}
+        known = set(installed_apps) | signer_of.keys()
+        # Set operations find the few candidates; only they are looked at one by one.
+        if self.mode is AdmissionMode.ALLOWLIST:
+            candidates = known - self.packages
+        else:
+            candidates = (known & self.packages) | {p for p, s in signer_of.items() if s in self.signers}
         offending = [
             reason
-            for package in sorted(set(installed_apps) | signer_of.keys())
+            for package in sorted(candidates)
             if (reason := self._offence(package, signer_of.get(package))) is not None
         ]
         if len(offending) > MAX_NAMED:
