@@ -92,7 +92,7 @@ class AdmissionDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: AdmissionMode
-    packages: list[Annotated[str, Field(max_length=MAX_PACKAGE_ID + 1)]] = Field(
+    packages: list[Annotated[str, Field(max_length=MAX_PACKAGE_ID)]] = Field(
         default_factory=list, max_length=MAX_ENTRIES
     )
     signers: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=MAX_ENTRIES)

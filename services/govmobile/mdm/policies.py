@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 import time
@@ -51,12 +52,18 @@ class AdmissionPublic(BaseModel):
 
     @classmethod
     def of(cls, policy: Policy) -> AdmissionPublic:
-        # Stored sorted (set_policy), so read as they are.
-        return cls(
-            mode=policy.app_admission_mode,
-            packages=json.loads(policy.app_admission_packages),
-            signers=json.loads(policy.app_admission_signers),
+        """The policy's admission; every check-in's answer carries it, so it is read once per policy."""
+        return _admission_public(
+            AdmissionMode(policy.app_admission_mode),
+            policy.app_admission_packages,
+            policy.app_admission_signers,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _admission_public(mode: AdmissionMode, packages: str, signers: str) -> AdmissionPublic:
+    # Stored sorted (set_policy), so read as they are. Shared: nothing changes an answer's model.
+    return AdmissionPublic(mode=mode, packages=json.loads(packages), signers=json.loads(signers))
 
 
 class PolicyPublic(BaseModel):
