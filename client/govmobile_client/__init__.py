@@ -7,12 +7,13 @@ built on it (the console's image, an admin's laptop) carries the server. Its mod
 """
 
 from govmobile_client.api import GovMobileClient
-from govmobile_client.changes import PersonChange, PolicyChange, TenantChange
+from govmobile_client.changes import AdmissionChange, PersonChange, PolicyChange, TenantChange
 from govmobile_client.queries import AuditFilter, BulkTarget, CertificateFilter, DeviceFilter
 from govmobile_client.routes import RouteSpec
 from govmobile_client.version import __version__
 
 __all__ = [
+    "AdmissionChange",
     "AuditFilter",
     "BulkTarget",
     "CertificateFilter",

@@ -8,6 +8,7 @@ from types import TracebackType
 import httpx
 
 from govmobile_client.accounts import Admins, ApiTokens, Auth
+from govmobile_client.apps import Apps, Assignments, DepartmentAppRules, Releases
 from govmobile_client.audit import Audit
 from govmobile_client.certificates import Certificates
 from govmobile_client.commands import Commands
@@ -54,6 +55,10 @@ class GovMobileClient:
         self.audit = Audit(self.connection)
         self.certificates = Certificates(self.connection)
         self.routes = Routes(self.connection)
+        self.apps = Apps(self.connection)
+        self.releases = Releases(self.connection)
+        self.app_rules = DepartmentAppRules(self.connection)
+        self.assignments = Assignments(self.connection)
 
     @property
     def base_url(self) -> str:

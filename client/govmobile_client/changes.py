@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from govmobile_client.models import AdmissionMode
+
 
 class Change(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,14 +36,23 @@ class PersonChange(Change):
     disabled: bool | None = None
 
 
+class AdmissionChange(Change):
+    """A department's app admission, as a whole: the mode and both lists (empty lists allowed)."""
+
+    mode: AdmissionMode
+    #: Required, both, so that a partial dump of a ``PolicyChange`` still carries them.
+    packages: list[str]
+    signers: list[str]
+
+
 class PolicyChange(Change):
     #: None (or "") drops the minimum.
     min_os_version: str | None = None
     require_encryption: bool | None = None
     require_passcode: bool | None = None
     forbid_rooted: bool | None = None
-    admitted_apps_only: bool | None = None
-    admitted_apps: list[str] | None = None
+    #: The whole app admission (mode and lists) replaces the current one.
+    app_admission: AdmissionChange | None = None
     max_offline_hours: int | None = None
     block_intranet_when_noncompliant: bool | None = None
     lock_after_noncompliant_days: int | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from govmobile_client.errors import (
     ConnectionFailed,
+    FileChanged,
     NotConfigured,
     TlsUntrusted,
     UnexpectedAnswer,
@@ -34,6 +35,8 @@ _ARRAY: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(list[dict[str, Any]])
 Params = Mapping[str, str | int | bool | dt.datetime | None]
 
 DEFAULT_TIMEOUT = 30.0
+#: How much of an uploaded file is read at a time: the file is never held in memory whole.
+UPLOAD_CHUNK = 256 * 1024
 
 
 class Connection:
@@ -100,6 +103,23 @@ class Connection:
         """Send a request that answers with no content."""
         self.request(method, path, body=body)
 
+    def upload(
+        self, model: type[ModelT], path: str, file: Path, *, media_type: str, params: Params | None = None
+    ) -> ModelT:
+        """POST the file as the request body, streamed from disk chunk by chunk, and read the
+        answer as ``model``. Its length is sent up front, so the server can refuse an oversized
+        file before reading it."""
+        try:
+            size = file.stat().st_size
+            opened = file.open("rb")
+        except OSError as exc:
+            raise NotConfigured(f"cannot read {file}: {exc.strerror or _reason(exc)}") from exc
+        with opened:
+            content = _chunks(opened, size, file)
+            headers = {"Content-Type": media_type, "Content-Length": str(size)}
+            response = self.request("POST", path, params=params, content=content, headers=headers)
+        return _read(response, "POST", path, model.model_validate_json)
+
     # -- the raw request ------------------------------------------------------------------------
 
     def request(
@@ -110,16 +130,23 @@ class Connection:
         params: Params | None = None,
         body: Any = None,
         authenticated: bool = True,
+        content: Iterator[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """The answer to a request, if it succeeded; otherwise the matching ``ClientError``."""
-        headers = {}
+        """The answer to a request, if it succeeded; otherwise the matching ``ClientError``.
+
+        ``body`` is sent as JSON; ``content``, instead, as raw bytes as the iterator yields them."""
+        headers = dict(headers or {})
         if authenticated:
             if not self.token:
                 raise NotConfigured("no admin token: log in first, or give an API token")
             headers["Authorization"] = f"Bearer {self.token}"
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path, params=query, json=body, headers=headers)
+            if content is not None:
+                response = self._http.request(method, path, params=query, content=content, headers=headers)
+            else:
+                response = self._http.request(method, path, params=query, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise ConnectionFailed(
                 f"{self.base_url} did not answer within {self.timeout:g} seconds", url=self.base_url
@@ -139,6 +166,21 @@ class Connection:
                 status=response.status_code,
             )
         raise _refusal(response)
+
+
+def _chunks(opened: Any, size: int, file: Path) -> Iterator[bytes]:
+    """The file's bytes in chunks; a file that changes length while sent is an error, not a
+    request whose body disagrees with its Content-Length."""
+    sent = 0
+    while chunk := opened.read(UPLOAD_CHUNK):
+        sent += len(chunk)
+        if sent > size:
+            break
+        yield chunk
+    if sent != size:
+        raise FileChanged(
+            f"{file} changed while it was being sent ({size} bytes, then {sent}); send it again"
+        )
 
 
 def segment(value: str) -> str:

@@ -3,7 +3,8 @@
 The hierarchy::
 
     ClientError                     anything the client reports on purpose
-    ├── NotConfigured               no usable server URL, CA bundle or token
+    ├── NotConfigured               no usable server URL, CA bundle or token (or file to send)
+    ├── FileChanged                 a file changed while it was being uploaded
     ├── AmbiguousReference          a name matches several things; use the id
     ├── ConnectionFailed            the server could not be reached or did not answer in time
     │   └── TlsUntrusted            it answered with a certificate the CA bundle does not vouch for
@@ -38,6 +39,10 @@ class ClientError(Exception):
 
 class NotConfigured(ClientError):
     """The client lacks what it needs to make the call (server URL, token, CA bundle)."""
+
+
+class FileChanged(ClientError):
+    """A file being uploaded grew or shrank while it was sent; nothing was kept by the server."""
 
 
 class AmbiguousReference(ClientError):

@@ -278,14 +278,32 @@ class BulkOutcome(ApiModel):
     sent: bool
 
 
+class AdmissionMode(enum.StrEnum):
+    """Which installed apps a department's devices may have and stay compliant."""
+
+    #: No app rule.
+    OFF = "off"
+    #: Only apps whose package id, or whose signer, is listed.
+    ALLOWLIST = "allowlist"
+    #: Any app but those whose package id, or whose signer, is listed.
+    BLOCKLIST = "blocklist"
+
+
+class AppAdmission(ApiModel):
+    mode: AdmissionMode
+    #: Android package ids, e.g. ``cn.gov.water.inspect``.
+    packages: list[str]
+    #: Lowercase hex SHA-256 of a signing certificate (DER), 64 characters.
+    signers: list[str]
+
+
 class Policy(ApiModel):
     tenant_id: str
     min_os_version: str | None
     require_encryption: bool
     require_passcode: bool
     forbid_rooted: bool
-    admitted_apps_only: bool
-    admitted_apps: list[str]
+    app_admission: AppAdmission
     max_offline_hours: int | None
     block_intranet_when_noncompliant: bool
     lock_after_noncompliant_days: int | None
@@ -373,6 +391,141 @@ class Route(ApiModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     updated_by: str
+
+
+# -- app portal ----------------------------------------------------------------------------
+
+
+class ReleaseState(enum.StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+
+
+class Track(enum.StrEnum):
+    PILOT = "pilot"
+    PRODUCTION = "production"
+
+
+class Intent(enum.StrEnum):
+    REQUIRED = "required"
+    AVAILABLE = "available"
+    UNINSTALL = "uninstall"
+
+
+class TargetKind(enum.StrEnum):
+    DEPARTMENT = "department"
+    GROUP = "group"
+    PERSON = "person"
+    DEVICE = "device"
+
+
+class PortalApp(ApiModel):
+    id: str
+    package: str
+    #: The owning department; None: the platform's app.
+    tenant_id: str | None
+    name_en: str
+    name_zh: str
+    description_en: str
+    description_zh: str
+    category: str
+    publisher: str
+    icon_media_type: str | None
+    icon_base64: str | None
+    created_at: dt.datetime
+    created_by: str
+
+
+class Release(ApiModel):
+    id: str
+    app_id: str
+    package: str
+    version_code: int
+    version_name: str
+    min_sdk: int
+    target_sdk: int | None
+    permissions: list[str]
+    size: int
+    sha256: str
+    #: SHA-256 of each verified signer certificate.
+    signers: list[str]
+    #: The signature verifier's warnings, for the reviewer.
+    warnings: list[str]
+    state: ReleaseState
+    track: Track | None
+    uploaded_by: str
+    uploaded_at: dt.datetime
+    approved_by: str | None
+
+
+class Protection(ApiModel):
+    """An app protection policy; unset settings take the protective default."""
+
+    clipboard_to_unmanaged: bool = False
+    save_to_unmanaged: bool = False
+    screenshots: bool = False
+    pin_required: bool = False
+    pin_max_attempts: int | None = None
+    offline_block_after_seconds: int | None = None
+    offline_wipe_after_seconds: int | None = None
+
+
+class DepartmentRules(ApiModel):
+    """A department's publishing rules and its default app protection."""
+
+    second_approval: bool = False
+    pilot_first: bool = False
+    protection: Protection = Protection()
+
+
+class Target(ApiModel):
+    kind: TargetKind
+    id: str
+
+
+class Assignment(ApiModel):
+    id: str
+    tenant_id: str
+    app_id: str
+    package: str
+    target: Target
+    intent: Intent
+    track: Track
+    exclusions: list[Target]
+    config: dict[str, Any]
+    protection: dict[str, Any] | None
+    remove_when_unassigned: bool
+    created_at: dt.datetime
+    created_by: str
+
+
+class DesiredApp(ApiModel):
+    package: str
+    intent: Intent
+    track: Track | None
+    #: The release to install; None: none published on its track yet.
+    version_code: int | None
+    assignment_ids: list[str]
+
+
+class AppConflict(ApiModel):
+    package: str
+    level: str
+    reason: str
+    assignment_ids: list[str]
+
+
+class DeviceApps(ApiModel):
+    """What a device should have, from which assignments, and its conflicts."""
+
+    device_id: str
+    apps: list[DesiredApp]
+    conflicts: list[AppConflict]
+    #: The last desired-state document issued; None: the device never fetched one.
+    sequence: int | None
+    issued_at: dt.datetime | None
 
 
 DevicePage = Page[Device, str]

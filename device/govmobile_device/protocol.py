@@ -26,6 +26,8 @@ UNENROLL = "/api/v1/device/unenroll"
 FACTS_HEADER = "GovMobile-Device-Facts"
 #: At most this many results go in one check-in (the server refuses more).
 MAX_RESULTS_PER_CHECKIN = 20
+#: At most this many apps go in a posture, by package and in the inventory (the server refuses more).
+MAX_INSTALLED_APPS = 500
 
 ResultStatus = Literal["acknowledged", "error", "not_now"]
 
@@ -45,13 +47,24 @@ class Location(_Sent):
     at: dt.datetime | None = None
 
 
+class InstalledApp(_Sent):
+    """One installed app, as MDM app admission judges it (docs/device-protocol.md)."""
+
+    package: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$", max_length=255)
+    version_code: int = Field(ge=0)
+    #: Lowercase hex SHA-256 of the signing certificate's DER.
+    signer: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Posture(_Sent):
     os_name: str = ""
     os_version: str = ""
     storage_encrypted: bool = False
     passcode_set: bool = False
     rooted: bool = False
-    installed_apps: list[str] = Field(default_factory=list)
+    installed_apps: list[str] = Field(default_factory=list, max_length=MAX_INSTALLED_APPS)
+    #: Package, version and signer of each installed app, one entry per package.
+    app_inventory: list[InstalledApp] = Field(default_factory=list, max_length=MAX_INSTALLED_APPS)
     battery_percent: int | None = None
     location: Location | None = None
     agent_version: str = ""
@@ -90,14 +103,20 @@ class DeviceStatus(_Received):
     cert_not_after: dt.datetime | None = None
 
 
+class AppAdmission(_Received):
+    #: off, allowlist or blocklist (a plain string: a newer server may add a mode).
+    mode: str = "off"
+    packages: list[str] = Field(default_factory=list)
+    signers: list[str] = Field(default_factory=list)
+
+
 class Policy(_Received):
     version: int = 0
     min_os_version: str | None = None
     require_encryption: bool = False
     require_passcode: bool = False
     forbid_rooted: bool = False
-    admitted_apps_only: bool = False
-    admitted_apps: list[str] = Field(default_factory=list)
+    app_admission: AppAdmission = Field(default_factory=AppAdmission)
     checkin_interval_seconds: int = Field(default=900, ge=1)
 
 

@@ -140,15 +140,13 @@ def test_policy_show_and_set(admin: Terminal, water: Department) -> None:
         "policy", "set", "water",
         "--min-os-version", "14",
         "--no-require-passcode",
-        "--admit-app", "gov.forms", "--admit-app", "gov.maps",
-        "--admitted-apps-only",
         "--max-offline-hours", "72",
         "--lock-after-days", "3",
         "--checkin-interval", "600",
     )  # fmt: skip
     assert changed["min_os_version"] == "14"
     assert changed["require_passcode"] is False
-    assert changed["admitted_apps"] == ["gov.forms", "gov.maps"]
+    assert changed["app_admission"] == {"mode": "off", "packages": [], "signers": []}
     assert (changed["max_offline_hours"], changed["lock_after_noncompliant_days"]) == (72, 3)
     assert changed["checkin_interval_seconds"] == 600
     cleared = admin.json(

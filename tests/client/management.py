@@ -125,10 +125,16 @@ def service_certificate(ca_url: str, directory: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def management_listener(ca_url: str, mdm_url: str, root: Path, directory: Path) -> Iterator[Appliance]:
+def management_listener(
+    ca_url: str, mdm_url: str, root: Path, directory: Path, *, portal_url: str | None = None
+) -> Iterator[Appliance]:
+    """The listener in front of CA and MDM (and the portal, when its URL is given)."""
     certificate, key = service_certificate(ca_url, directory)
+    services = {Service.CA: ca_url, Service.MDM: mdm_url}
+    if portal_url is not None:
+        services[Service.PORTAL] = portal_url
     with serving(
-        ManagementListener({Service.CA: ca_url, Service.MDM: mdm_url}),
+        ManagementListener(services),
         ssl_certfile=str(certificate),
         ssl_keyfile=str(key),
     ) as url:

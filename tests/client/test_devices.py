@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from govmobile_client import BulkTarget, DeviceFilter, GovMobileClient, PolicyChange
+from govmobile_client import AdmissionChange, BulkTarget, DeviceFilter, GovMobileClient, PolicyChange
 from govmobile_client.errors import Conflict, InvalidRequest, NotConfigured, NotFound
-from govmobile_client.models import CommandState, CommandType, DeviceState
+from govmobile_client.models import AdmissionMode, AppAdmission, CommandState, CommandType, DeviceState
 from tests.client.management import Appliance
 from tests.support.client import make_login
 from tests.support.devices import ScriptedDevice
@@ -132,9 +132,18 @@ def test_policies_change_only_what_is_set(client: GovMobileClient, water: Depart
     assert (changed.version, changed.min_os_version, changed.require_passcode) == (1, "14", False)
     assert changed.require_encryption
     cleared = client.policies.set(
-        water.tenant_id, PolicyChange(min_os_version=None, admitted_apps=["b", "a"])
+        water.tenant_id,
+        PolicyChange(
+            min_os_version=None,
+            app_admission=AdmissionChange(
+                mode=AdmissionMode.ALLOWLIST, packages=["gov.b", "gov.a"], signers=["AB" * 32]
+            ),
+        ),
     )
-    assert (cleared.min_os_version, cleared.admitted_apps, cleared.version) == (None, ["a", "b"], 2)
+    assert (cleared.min_os_version, cleared.version) == (None, 2)
+    assert cleared.app_admission == AppAdmission(
+        mode=AdmissionMode.ALLOWLIST, packages=["gov.a", "gov.b"], signers=["ab" * 32]
+    )
     with pytest.raises(InvalidRequest, match="min_os_version"):
         client.policies.set("water", PolicyChange(min_os_version="latest"))
 

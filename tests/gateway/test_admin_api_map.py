@@ -114,9 +114,12 @@ def client_calls() -> set[tuple[str, str]]:
         for node in ast.walk(ast.parse(source.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
-            if node.func.attr not in ("call", "call_list", "call_empty"):
+            if node.func.attr not in ("call", "call_list", "call_empty", "upload"):
                 continue
             texts = [argument for argument in node.args if isinstance(argument, ast.Constant | ast.JoinedStr)]
+            if node.func.attr == "upload":  # Connection.upload(model, path, file): always a POST
+                calls.add(("POST", _template(texts[-1])))
+                continue
             method, path = texts[-2], texts[-1]
             assert isinstance(method, ast.Constant), ast.dump(node)
             assert isinstance(method.value, str), ast.dump(node)

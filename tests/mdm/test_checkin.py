@@ -22,7 +22,10 @@ def test_compliance_is_evaluated_with_reasons(
     platform.ok(
         "PATCH",
         f"/api/v1/tenants/{water.tenant_id}/policy",
-        json={"min_os_version": "15", "admitted_apps_only": True, "admitted_apps": ["gov.water.floodreport"]},
+        json={
+            "min_os_version": "15",
+            "app_admission": {"mode": "allowlist", "packages": ["gov.water.floodreport"], "signers": []},
+        },
     )
     enrolled.posture.update(
         passcode_set=False, rooted=True, installed_apps=["gov.water.floodreport", "com.games.fun"]
@@ -33,7 +36,7 @@ def test_compliance_is_evaluated_with_reasons(
         "OS version 14.0.2 is older than the required 15",
         "no passcode is set",
         "the device is rooted or jailbroken",
-        "apps that are not admitted are installed: com.games.fun",
+        "app com.games.fun is not admitted: the allowlist does not list the package",
     ]
     enrolled.posture.update(
         os_version="15.1", passcode_set=True, rooted=False, installed_apps=["gov.water.floodreport"]

@@ -24,6 +24,7 @@ from govmobile.core.database import Database
 from govmobile.core.directory import PersonCreate, create_person
 from govmobile.core.ids import new_id
 from govmobile.core.tenancy import TenantCreate, create_tenant
+from govmobile.mdm.admission import AdmissionMode, InstalledApp
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest, check_in, heartbeat
 from govmobile.mdm.compliance import Location, Posture, evaluate
 from govmobile.mdm.models import AccessChange, Device, DeviceCheckin, DeviceEvent, DeviceState, Policy
@@ -31,6 +32,7 @@ from govmobile.web.device_identity import PresentedCertificate
 
 NOW = dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC)
 APPS = ["gov.office", "gov.mail", "game.birds"]
+SIGNERS = ["a1" * 32, "b2" * 32]
 
 #: The device columns a check-in may write; the rest (ids, certificates) differ by construction.
 COMPARED = [
@@ -66,6 +68,15 @@ postures = st.builds(
     passcode_set=st.booleans(),
     rooted=st.booleans(),
     installed_apps=st.lists(st.sampled_from(APPS), unique=True),
+    app_inventory=st.lists(
+        st.builds(
+            InstalledApp,
+            package=st.sampled_from(APPS),
+            version_code=st.integers(min_value=0, max_value=10),
+            signer=st.sampled_from(SIGNERS),
+        ),
+        unique_by=lambda app: app.package,
+    ),
     battery_percent=st.none() | st.integers(min_value=0, max_value=100),
     location=st.none() | locations,
     agent_version=st.sampled_from(["", "1.0", "1.1"]),
@@ -77,8 +88,9 @@ policies = st.builds(
     require_encryption=st.booleans(),
     require_passcode=st.booleans(),
     forbid_rooted=st.booleans(),
-    admitted_apps_only=st.booleans(),
-    admitted_apps=st.just(json.dumps(APPS[:2])),
+    app_admission_mode=st.sampled_from(list(AdmissionMode)),
+    app_admission_packages=st.just(json.dumps(APPS[:2])),
+    app_admission_signers=st.just(json.dumps(SIGNERS[:1])),
 )
 
 

@@ -160,6 +160,17 @@ class ScriptedDevice:
             "GovMobile-Gateway-Proof": proof or self.transport.gateway_secret,
         }
 
+    def report_apps(self, *apps: tuple[str, int, str], installed_apps: list[str] | None = None) -> None:
+        """Report these apps, as (package, version code, signer), in the posture's inventory and
+        its ``installed_apps`` (or ``installed_apps`` as given: what an agent without inventory sends)."""
+        self.posture["app_inventory"] = [
+            {"package": package, "version_code": version, "signer": signer}
+            for package, version, signer in apps
+        ]
+        self.posture["installed_apps"] = (
+            [package for package, _, _ in apps] if installed_apps is None else installed_apps
+        )
+
     def checkin(self, results: list[dict[str, Any]] | None = None, **overrides: Any) -> httpx.Response:
         body: dict[str, Any] = {"posture": self.posture, "results": results or []}
         body.update(overrides)

@@ -13,12 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
+from govmobile.ca.hierarchy import CaLayout
 from govmobile.core.accounts import Role
 from govmobile.core.database import Database
 from govmobile.portal.app import create_app as create_portal
 from govmobile.portal.settings import PortalSettings
 from govmobile.portal.trust import KEY_FILES
 from govmobile.portal.trust_root import generate_key, key_to_pem, make_root
+from tests.client.management import Appliance, management_listener
 from tests.support.admins import make_admin
 from tests.support.apks import ApkFactory, make_signing_key, missing_tools
 from tests.support.ca import Clock
@@ -115,6 +117,20 @@ def water_reviewer(portal_http: httpx.Client, database: Database, water: Departm
 @pytest.fixture
 def fire_admin(portal_http: httpx.Client, database: Database, fire: Department) -> Admin:
     return portal_admin(portal_http, database, fire, "fire-admin")
+
+
+@pytest.fixture
+def portal_appliance(
+    ca_url: str, mdm_url: str, portal_url: str, ca_layout: CaLayout, tmp_path: Path
+) -> Iterator[Appliance]:
+    """The management listener in front of CA, MDM and the portal: where ``govmobile-admin app``
+    sends its requests."""
+    directory = tmp_path / "management"
+    directory.mkdir()
+    with management_listener(
+        ca_url, mdm_url, ca_layout.root_certificate, directory, portal_url=portal_url
+    ) as found:
+        yield found
 
 
 @dataclass

@@ -7,6 +7,7 @@ import os
 import click
 
 from govmobile_client.cli.accounts import admin, api_token
+from govmobile_client.cli.apps import app
 from govmobile_client.cli.audit import audit
 from govmobile_client.cli.certificates import cert
 from govmobile_client.cli.context import AdminContext, AdminGroup
@@ -59,6 +60,7 @@ for _command in (
     audit,
     cert,
     route,
+    app,
 ):
     cli.add_command(_command)
 

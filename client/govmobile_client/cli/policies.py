@@ -9,7 +9,7 @@ import click
 from govmobile_client import PolicyChange
 from govmobile_client.cli.context import AdminContext, fail, json_option, pass_admin
 from govmobile_client.cli.output import emit_json, fields
-from govmobile_client.models import Policy
+from govmobile_client.models import AdmissionMode, Policy
 
 
 class NoLimit(enum.Enum):
@@ -58,11 +58,6 @@ def show_policy(admin: AdminContext, tenant_ref: str, as_json: bool) -> None:
 @click.option("--require-encryption/--no-require-encryption", default=None)
 @click.option("--require-passcode/--no-require-passcode", default=None)
 @click.option("--forbid-rooted/--allow-rooted", default=None)
-@click.option("--admitted-apps-only/--any-apps", default=None, help="Only admitted apps may be installed.")
-@click.option(
-    "--admit-app", "admitted_apps", multiple=True, help="An admitted app id (repeat; replaces the list)."
-)
-@click.option("--no-admitted-apps", is_flag=True, help="Empty the list of admitted apps.")
 @click.option("--max-offline-hours", type=Limit(), metavar="N|none", help="Longest time offline, or 'none'.")
 @click.option(
     "--block-intranet/--no-block-intranet",
@@ -82,18 +77,15 @@ def set_policy(
     require_encryption: bool | None,
     require_passcode: bool | None,
     forbid_rooted: bool | None,
-    admitted_apps_only: bool | None,
-    admitted_apps: tuple[str, ...],
-    no_admitted_apps: bool,
     max_offline_hours: int | NoLimit | None,
     block_intranet: bool | None,
     lock_after_days: int | NoLimit | None,
     checkin_interval: int | None,
     as_json: bool,
 ) -> None:
-    """Change some fields of a tenant's policy; devices get it at their next check-in."""
-    if admitted_apps and no_admitted_apps:
-        fail("--admit-app and --no-admitted-apps contradict each other")
+    """Change some fields of a tenant's policy; devices get it at their next check-in.
+
+    App admission (allowlist or blocklist) is set with `govmobile-admin app admission set`."""
     values: dict[str, object] = {}
     if min_os_version is not None:
         values["min_os_version"] = min_os_version or None
@@ -101,13 +93,10 @@ def set_policy(
         "require_encryption": require_encryption,
         "require_passcode": require_passcode,
         "forbid_rooted": forbid_rooted,
-        "admitted_apps_only": admitted_apps_only,
         "block_intranet_when_noncompliant": block_intranet,
         "checkin_interval_seconds": checkin_interval,
     }
     values.update({key: value for key, value in flags.items() if value is not None})
-    if admitted_apps or no_admitted_apps:
-        values["admitted_apps"] = list(admitted_apps)
     if max_offline_hours is not None:
         values["max_offline_hours"] = _limit(max_offline_hours)
     if lock_after_days is not None:
@@ -115,6 +104,16 @@ def set_policy(
     if not values:
         fail("nothing to change: give at least one option (see --help)")
     _show_policy(admin.client().policies.set(tenant_ref, PolicyChange.model_validate(values)), as_json)
+
+
+def admission_summary(found: Policy) -> str:
+    admission = found.app_admission
+    if admission.mode is AdmissionMode.OFF and not (admission.packages or admission.signers):
+        return "off"
+    return (
+        f"{admission.mode.value}: {len(admission.packages)} packages, {len(admission.signers)} signers "
+        "(govmobile-admin app admission show)"
+    )
 
 
 def _show_policy(found: Policy, as_json: bool) -> None:
@@ -129,8 +128,7 @@ def _show_policy(found: Policy, as_json: bool) -> None:
             ("require encryption", found.require_encryption),
             ("require passcode", found.require_passcode),
             ("forbid rooted", found.forbid_rooted),
-            ("admitted apps only", found.admitted_apps_only),
-            ("admitted apps", found.admitted_apps),
+            ("app admission", admission_summary(found)),
             ("max offline hours", found.max_offline_hours),
             ("block intranet", found.block_intranet_when_noncompliant),
             ("lock after days", found.lock_after_noncompliant_days),

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from govmobile.core.database import EnumText, UTCDateTime, utcnow
 from govmobile.core.ids import new_id
+from govmobile.mdm.admission import AdmissionMode
 
 
 class DeviceState(enum.StrEnum):
@@ -150,9 +151,12 @@ class Policy(SQLModel, table=True):
     require_encryption: bool = True
     require_passcode: bool = True
     forbid_rooted: bool = True
-    admitted_apps_only: bool = False
-    #: JSON list of app ids admitted on devices when ``admitted_apps_only``.
-    admitted_apps: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    #: App admission (``admission``): off, or an allowlist or blocklist of the two JSON lists.
+    app_admission_mode: AdmissionMode = Field(default=AdmissionMode.OFF, sa_type=EnumText(AdmissionMode, 16))
+    #: JSON list of package ids, sorted.
+    app_admission_packages: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    #: JSON list of signers (lowercase hex SHA-256 of the signing certificate), sorted.
+    app_admission_signers: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     max_offline_hours: int | None = None
     #: Non-compliant devices reach MDM and portal to remediate, but not intranet apps.
     block_intranet_when_noncompliant: bool = True

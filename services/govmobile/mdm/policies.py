@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Any
 
 from pydantic import MISSING, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from sqlmodel import Session
 
 from govmobile.core.errors import InvalidInput
-from govmobile.mdm.compliance import version_key
+from govmobile.mdm.admission import AdmissionDocument, AdmissionMode
+from govmobile.mdm.compliance import admission_of, version_key
 from govmobile.mdm.models import Policy
-
-AppId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class PolicyUpdate(BaseModel):
@@ -30,8 +30,8 @@ class PolicyUpdate(BaseModel):
     require_encryption: StrictBool | MISSING = MISSING
     require_passcode: StrictBool | MISSING = MISSING
     forbid_rooted: StrictBool | MISSING = MISSING
-    admitted_apps_only: StrictBool | MISSING = MISSING
-    admitted_apps: list[AppId] | MISSING = Field(default=MISSING, max_length=1000)
+    #: The whole app admission at once: mode, packages and signers.
+    app_admission: AdmissionDocument | MISSING = MISSING
     max_offline_hours: StrictInt | MISSING | None = Field(default=MISSING, ge=1, le=24 * 365)
     block_intranet_when_noncompliant: StrictBool | MISSING = MISSING
     lock_after_noncompliant_days: StrictInt | MISSING | None = Field(default=MISSING, ge=1, le=365)
@@ -45,14 +45,34 @@ class PolicyUpdate(BaseModel):
         return value or None
 
 
+class AdmissionPublic(BaseModel):
+    mode: AdmissionMode
+    packages: list[str]
+    signers: list[str] = Field(description="lowercase hex SHA-256 of each signing certificate (DER)")
+
+    @classmethod
+    def of(cls, policy: Policy) -> AdmissionPublic:
+        """The policy's admission; every check-in's answer carries it, so it is read once per policy."""
+        return _admission_public(
+            AdmissionMode(policy.app_admission_mode),
+            policy.app_admission_packages,
+            policy.app_admission_signers,
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _admission_public(mode: AdmissionMode, packages: str, signers: str) -> AdmissionPublic:
+    # Stored sorted (set_policy), so read as they are. Shared: nothing changes an answer's model.
+    return AdmissionPublic(mode=mode, packages=json.loads(packages), signers=json.loads(signers))
+
+
 class PolicyPublic(BaseModel):
     tenant_id: str
     min_os_version: str | None
     require_encryption: bool
     require_passcode: bool
     forbid_rooted: bool
-    admitted_apps_only: bool
-    admitted_apps: list[str]
+    app_admission: AdmissionPublic
     max_offline_hours: int | None
     block_intranet_when_noncompliant: bool
     lock_after_noncompliant_days: int | None
@@ -63,7 +83,7 @@ class PolicyPublic(BaseModel):
 
     @classmethod
     def of(cls, policy: Policy) -> PolicyPublic:
-        return cls(**{**policy.model_dump(), "admitted_apps": json.loads(policy.admitted_apps)})
+        return cls(**policy.model_dump(), app_admission=AdmissionPublic.of(policy))
 
 
 class PolicyCache:
@@ -102,6 +122,24 @@ def policy_for(session: Session, tenant_id: str) -> Policy:
     return session.get(Policy, tenant_id) or Policy(tenant_id=tenant_id, version=0)
 
 
+def audit_details(update: PolicyUpdate, before: Policy) -> dict[str, Any]:
+    """What a policy update changed, for its audit event: the fields as sent, except the app
+    admission, recorded as its mode and the entries added and removed (not whole lists)."""
+    details = update.model_dump(mode="json", exclude_unset=True, exclude={"app_admission"})
+    if isinstance(update.app_admission, AdmissionDocument):
+        old = admission_of(before)
+        new = update.app_admission
+        details["app_admission"] = {
+            "mode": new.mode.value,
+            "previous_mode": old.mode.value,
+            "packages_added": sorted(set(new.packages) - old.packages),
+            "packages_removed": sorted(old.packages - set(new.packages)),
+            "signers_added": sorted(set(new.signers) - old.signers),
+            "signers_removed": sorted(old.signers - set(new.signers)),
+        }
+    return details
+
+
 def set_policy(
     session: Session, tenant_id: str, update: PolicyUpdate, *, actor: str, now: dt.datetime
 ) -> Policy:
@@ -110,10 +148,13 @@ def set_policy(
     if not changes:
         raise InvalidInput("the policy update changes nothing; send at least one field", code="empty_update")
     policy = session.get(Policy, tenant_id) or Policy(tenant_id=tenant_id, version=0)
-    if "admitted_apps" in changes:
-        changes["admitted_apps"] = json.dumps(sorted(set(changes["admitted_apps"] or [])))
+    changes.pop("app_admission", None)  # three columns, set below from the validated document
     for key, value in changes.items():
         setattr(policy, key, value)
+    if isinstance(update.app_admission, AdmissionDocument):
+        policy.app_admission_mode = update.app_admission.mode
+        policy.app_admission_packages = json.dumps(update.app_admission.packages)
+        policy.app_admission_signers = json.dumps(update.app_admission.signers)
     policy.version += 1
     policy.updated_at = now
     policy.updated_by = actor

@@ -331,16 +331,12 @@ class Mdm:
         with self.changes.by(principal) as change:
             tenant = get_tenant(change.session, tenant_id)
             principal.require_tenant(tenant.id, "tenant")
+            details = policies.audit_details(update, policies.policy_for(change.session, tenant.id))
             policy = policies.set_policy(
                 change.session, tenant.id, update, actor=change.actor, now=change.now
             )
             self.policies.forget(tenant.id)
-            change.record(
-                "policy.updated",
-                f"tenant:{tenant.id}",
-                tenant_id=tenant.id,
-                details=update.model_dump(exclude_unset=True),
-            )
+            change.record("policy.updated", f"tenant:{tenant.id}", tenant_id=tenant.id, details=details)
             return policy
 
     # -- helpers ---------------------------------------------------------------------------

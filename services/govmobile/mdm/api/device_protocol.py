@@ -5,7 +5,6 @@ its :class:`~govmobile.web.fastpath.FastRoute` describes it in the OpenAPI docum
 """
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from govmobile.mdm.api.schemas import (
     WaitResponse,
 )
 from govmobile.mdm.checkin import CheckinOutcome, CheckinRequest
+from govmobile.mdm.policies import AdmissionPublic
 from govmobile.mdm.service import Mdm
 from govmobile.mdm.wakeups import WakeupHub
 from govmobile.web.device_identity import (
@@ -88,8 +88,7 @@ def checkin_response(outcome: CheckinOutcome) -> CheckinResponse:
             require_encryption=policy.require_encryption,
             require_passcode=policy.require_passcode,
             forbid_rooted=policy.forbid_rooted,
-            admitted_apps_only=policy.admitted_apps_only,
-            admitted_apps=json.loads(policy.admitted_apps),
+            app_admission=AdmissionPublic.of(policy),
             checkin_interval_seconds=policy.checkin_interval_seconds,
         ),
         command=None

@@ -18,6 +18,7 @@ from govmobile.mdm.models import (
     DeviceEvent,
     DeviceState,
 )
+from govmobile.mdm.policies import AdmissionPublic
 from govmobile.mdm.queue import CommandReport
 
 
@@ -200,8 +201,7 @@ class PolicyForDevice(BaseModel):
     require_encryption: bool
     require_passcode: bool
     forbid_rooted: bool
-    admitted_apps_only: bool
-    admitted_apps: list[str]
+    app_admission: AdmissionPublic
     checkin_interval_seconds: int
 
 
