@@ -5,8 +5,8 @@ a device in the group finds it in its signed desired state and downloads it thro
 group never sees it and cannot fetch it by its URL. The TUF metadata devices trust comes from the
 root the controller made, which stays on the controller.
 
-The admin side uses curl with the session govmobile-admin keeps (the typed `govmobile-admin app`
-commands are issue 12's next step), the devices are enrolled with curl and openssl."""
+The admins use govmobile-admin (`app upload`, `approve`, `publish`, `assign`, `status`), the
+devices are enrolled and served with curl and openssl."""
 
 from __future__ import annotations
 
@@ -25,45 +25,15 @@ from tests.support.apks import ApkFactory, AppSpec
 
 pytestmark = pytest.mark.deploy
 
-APK = "application/vnd.android.package-archive"
 
-
-class PortalAdmin:
-    """An admin logged in with govmobile-admin; portal calls with curl and its session token."""
-
-    def __init__(self, workdir: Path, username: str, password: str) -> None:
-        self.cli = clients.Admin(workdir)
-        login = self.cli.run(
-            "login", "--server", clients.MANAGEMENT_URL, "--ca-file", str(appliance.ROOT_CERTIFICATE),
-            "--username", username, "--password-stdin", stdin=password + "\n",
-        )  # fmt: skip
-        assert login.returncode == 0, login.stderr
-        self.token = json.loads((workdir / "admin.json").read_text())["token"]
-
-    def call(
-        self, method: str, path: str, body: Any = None, *, upload: Path | None = None
-    ) -> tuple[int, Any]:
-        args = [
-            "--request",
-            method,
-            "--header",
-            f"Authorization: Bearer {self.token}",
-            "--write-out",
-            "\n%{http_code}",
-        ]
-        if upload is not None:
-            args += ["--header", f"Content-Type: {APK}", "--data-binary", f"@{upload}"]
-        elif body is not None:
-            args += ["--header", "Content-Type: application/json", "--data", json.dumps(body)]
-        done = clients.curl(*args, f"{clients.MANAGEMENT_URL}{path}")
-        assert done.returncode == 0, done.stderr
-        text, _, status = done.stdout.rpartition("\n")
-        return int(status), json.loads(text) if text else None
-
-    def ok(self, method: str, path: str, body: Any = None, *, upload: Path | None = None) -> Any:
-        status, answer = self.call(method, path, body, upload=upload)
-        assert 200 <= status < 300, (method, path, status, answer)
-        return answer
+def logged_in(workdir: Path, username: str, password: str) -> clients.Admin:
+    admin = clients.Admin(workdir)
+    login = admin.run(
+        "login", "--server", clients.MANAGEMENT_URL, "--ca-file", str(appliance.ROOT_CERTIFICATE),
+        "--username", username, "--password-stdin", stdin=password + "\n",
+    )  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    return admin
 
 
 def download(device: clients.CurlDevice, path: str, out: Path, *extra: str) -> int:
@@ -77,33 +47,31 @@ def download(device: clients.CurlDevice, path: str, out: Path, *extra: str) -> i
 def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
     tmp_path: Path, apks: ApkFactory
 ) -> None:
-    first = PortalAdmin(tmp_path / "admin", "admin", clients.ADMIN_PASSWORD_FILE.read_text().strip())
+    first = logged_in(tmp_path / "admin", "admin", clients.ADMIN_PASSWORD_FILE.read_text().strip())
     slug = f"roads-{secrets.token_hex(3)}"
-    first.cli.department(slug, "li", "inspectors")
-    first.cli("person", "create", "wang", "--tenant", slug, "--name", "Wang")
-    tenant = first.cli("tenant", "show", slug, "--json").json()
-    group = first.cli("group", "show", "inspectors", "--tenant", slug, "--json").json()
+    first.department(slug, "li", "inspectors")
+    first("person", "create", "wang", "--tenant", slug, "--name", "Wang")
     # A second admin of the department, who reviews what the first uploads.
     reviewer_password = secrets.token_urlsafe(18)
-    first.cli("admin", "create", f"reviewer-{slug}", "--role", "tenant_admin", "--tenant", slug,
-              "--password-stdin", stdin=reviewer_password + "\n")  # fmt: skip
-    reviewer = PortalAdmin(tmp_path / "reviewer", f"reviewer-{slug}", reviewer_password)
-    first.ok("PUT", f"/api/v1/portal/departments/{tenant['id']}/rules", {"second_approval": True})
+    first("admin", "create", f"reviewer-{slug}", "--role", "tenant_admin", "--tenant", slug,
+          "--password-stdin", stdin=reviewer_password + "\n")  # fmt: skip
+    reviewer = logged_in(tmp_path / "reviewer", f"reviewer-{slug}", reviewer_password)
+    first("app", "rules", slug, "--second-approval")
 
     package = f"cn.gov.{slug.replace('-', '')}.inspect"
     apk = apks.build(AppSpec(package=package))
-    release = first.ok("POST", f"/api/v1/portal/releases?tenant_id={tenant['id']}", upload=apk)
+    release = first("app", "upload", str(apk), "--tenant", slug, "--json").json()
     assert release["sha256"] == hashlib.sha256(apk.read_bytes()).hexdigest()
-    status, refused = first.call("POST", f"/api/v1/portal/releases/{release['id']}/approve")
-    assert (status, refused["error"]) == (409, "release_transition_refused")  # not the uploader's own
-    reviewer.ok("POST", f"/api/v1/portal/releases/{release['id']}/approve")
+    refused = first.run("app", "approve", release["id"])
+    assert refused.returncode == 2, refused  # not by its uploader
+    reviewer("app", "approve", release["id"])
     assert (
-        first.ok("POST", f"/api/v1/portal/releases/{release['id']}/publish", {"track": "production"})["state"]
+        first("app", "publish", release["id"], "--track", "production", "--json").json()["state"]
         == "published"
     )
-    first.ok("POST", "/api/v1/portal/assignments",
-             {"tenant_id": tenant["id"], "app_id": release["app_id"], "target": {"kind": "group", "id": group["id"]},
-              "intent": "required"})  # fmt: skip
+    first(
+        "app", "assign", release["app_id"], "--tenant", slug, "--group", "inspectors", "--intent", "required"
+    )
 
     inside = enroll(first, tmp_path / "inside", slug, "li", "inspectors")
     outside = enroll(first, tmp_path / "outside", slug, "wang", None)
@@ -143,6 +111,12 @@ def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
     assert status == 200
     timestamp_key = controller_root["signed"]["roles"]["timestamp"]["keyids"][0]
     assert [s["keyid"] for s in json.loads(body)["signatures"]] == [timestamp_key]
+    # What the admin sees for each device.
+    assert [a["package"] for a in first("app", "status", inside.device_id, "--json").json()["apps"]] == [
+        package
+    ]
+    assert first("app", "status", outside.device_id, "--json").json()["apps"] == []
+
     in_container = subprocess.run(
         ["docker", "exec", "govmobile-portal", "sh", "-c", "ls -R /run/secrets /var/lib/govmobile/portal"],
         capture_output=True, text=True, check=True,
@@ -152,13 +126,13 @@ def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
 
 
 def enroll(
-    admin: PortalAdmin, workdir: Path, slug: str, person: str, group: str | None
+    admin: clients.Admin, workdir: Path, slug: str, person: str, group: str | None
 ) -> clients.CurlDevice:
     workdir.mkdir()
     args = ["token", "create", "--tenant", slug, "--person", person, "--json"] + (
         ["--group", group] if group else []
     )
-    token = str(admin.cli(*args).json()["token"])
+    token = str(admin(*args).json()["token"])
     device = clients.CurlDevice.enroll(workdir, token, f"PORTAL-{workdir.name}-{slug}")
     assert device.checkin()["device"]["state"] == "active"
     return device
