@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from govmobile import __version__
 from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
-from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_routes
-from govmobile.portal.api.device import portal_device_routes
+from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_router
+from govmobile.portal.api.device import portal_device_router
 from govmobile.portal.api.installations import installation_admin_routes, installation_device_routes
 from govmobile.portal.catalogue import Catalogue
 from govmobile.portal.delivery import Delivery
@@ -33,7 +33,7 @@ from govmobile.web.device_identity import (
     GatewayTrust,
     PresentedCertificate,
 )
-from govmobile.web.operations import operation_routes
+from govmobile.web.operations import operation_router
 
 DESCRIPTION = (
     "The app portal: the admin API for apps, releases (upload, review, publication), department "
@@ -112,13 +112,13 @@ def create_app(
         description=DESCRIPTION,
         streamed_bodies={UPLOAD_PATH: settings.max_package_bytes},
     )
-    app.include_router(portal_admin_routes(catalogue, targeting, authenticate, installations))
+    app.include_router(portal_admin_router(catalogue, targeting, authenticate, installations))
     app.include_router(installation_admin_routes(installations, authenticate))
     app.include_router(installation_device_routes(installations, presented_certificate))
     app.include_router(
-        portal_device_routes(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
+        portal_device_router(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
     )
-    app.include_router(operation_routes(database, registry))
+    app.include_router(operation_router(database, registry))
     app.state.keeper = keeper
     return app
 

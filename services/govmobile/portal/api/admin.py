@@ -39,7 +39,7 @@ _UPLOAD_BODY = {
 }
 
 
-def portal_admin_routes(
+def portal_admin_router(
     catalogue: Catalogue,
     targeting: Targeting,
     authenticate: Callable[..., Principal],

@@ -24,7 +24,7 @@ DEVICE_ERRORS = (401, 403, 404)
 DOCUMENT_MEDIA_TYPE = "application/vnd.govmobile.desired-state+dsse+json"
 
 
-def portal_device_routes(
+def portal_device_router(
     delivery: Delivery, presented_certificate: Callable[..., PresentedCertificate], *, internal_prefix: str
 ) -> APIRouter:
     router = APIRouter(prefix="/portal/v1", tags=["portal device protocol"])
