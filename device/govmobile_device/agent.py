@@ -161,7 +161,10 @@ class Agent:
             last = response or last
             if not more:
                 break
-        await self._converge_apps()
+        if await self._converge_apps() and last is not None:
+            # Managed apps came or went: the MDM hears of it now (app admission), not a heartbeat later.
+            response, _ = await self._round()
+            last = response or last
         if last is None:
             raise ServerRefused(
                 "the server refused every result this device had to report; they were dropped",
@@ -251,15 +254,18 @@ class Agent:
             return {}
         return {"app_inventory": self.portal.inventory()}
 
-    async def _converge_apps(self) -> None:
-        """Required apps in, uninstalled apps out, due retries, the report; a portal failure never
-        fails the check-in (the MDM part of it is done), it is logged and tried again next time."""
+    async def _converge_apps(self) -> bool:
+        """Required apps in, uninstalled apps out, due retries, the report; True when the managed
+        apps changed. A portal failure never fails the check-in (the MDM part of it is done): it is
+        logged and tried again next time."""
+        before = self.portal.inventory()
         try:
             await self.portal.converge(self.identity())
         except NotAvailable:
-            return
+            return False
         except AgentError as error:
             self.log(f"apps: {error.message}")
+        return self.portal.inventory() != before
 
     # -- wipe --------------------------------------------------------------------------------
 

@@ -207,7 +207,6 @@ class AppInstaller:
         except TrustFailure as refused:
             # Rollback, freeze, a tampered or replayed document: nothing from this session is used.
             records.last_refusal = refused.message
-            self.log(refused.message)
             raise
         records.last_refusal = None
 
