@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -181,7 +182,7 @@ def _receive_enrollment_profile(rt: Runtime, identity: Any) -> None:
     _destroy_portal_trust(rt.state_dir / "portal")
     connection = PortalConnection(identity, timeout=rt.timeout)
     try:
-        receive_anchor(connection, rt.state_dir / "portal")
+        receive_anchor(connection, rt.state_dir / "portal", rt.clock())
         print("app portal: trust anchor (TUF root) received")
     except AgentError as error:
         print(f"app portal: {error.message}")
@@ -190,13 +191,9 @@ def _receive_enrollment_profile(rt: Runtime, identity: Any) -> None:
 
 
 def _destroy_portal_trust(directory: Path) -> None:
+    # Public metadata only (nothing secret to shred): the new enrollment's profile replaces it.
     if directory.is_dir():
-        for path in sorted(directory.rglob("*"), reverse=True):
-            if path.is_dir() and not path.is_symlink():
-                path.rmdir()
-            else:
-                path.unlink()
-        directory.rmdir()
+        shutil.rmtree(directory)
 
 
 def _offer(args: argparse.Namespace) -> EnrollmentOffer:

@@ -93,6 +93,9 @@ class AppRecords(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
+    #: The device these records' documents were for: enrolled again as another device, the
+    #: sequence starts over (the installed apps stay: they are on the hardware).
+    device_id: str | None = None
     #: The sequence of the last desired-state document accepted; a document must be above it.
     last_sequence: int = 0
     catalogue: list[CatalogueApp] = Field(default_factory=list)

@@ -179,7 +179,7 @@ class AppInstaller:
     def _session(self, identity: DeviceIdentity, work: Callable[[PortalClient, AppRecords], T]) -> T:
         connection = self._connect(identity)
         try:
-            anchor = receive_anchor(connection, self.home)
+            anchor = receive_anchor(connection, self.home, self.clock())
             client = PortalClient(connection, self.home, anchor)
             records = self.records.load()
             try:
@@ -197,6 +197,8 @@ class AppInstaller:
 
     def _accept_desired_state(self, client: PortalClient, records: AppRecords, device_id: str) -> None:
         """Refresh TUF and take a newer desired state if there is one; refusals are kept for ``apps``."""
+        if records.device_id != device_id:
+            records.device_id, records.last_sequence, records.retries_seen = device_id, 0, {}
         try:
             client.refresh()
             data = client.desired_state(device_id, records.last_sequence)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ DOCUMENT_MEDIA_TYPE = "application/vnd.govmobile.desired-state+dsse+json"
 #: The largest metadata file or package the agent accepts from the portal.
 MAX_PACKAGE_BYTES = 300 << 20
 NO_PORTAL = "this appliance has no app portal (its enrollment profile names none)"
+ASK_AGAIN_AFTER = dt.timedelta(hours=24)
 
 
 class PortalRefused(TrustFailure):
@@ -257,13 +259,25 @@ def save_anchor(home: Path, anchor: TrustAnchor) -> None:
     write_atomic(home / "anchor.json", json.dumps(record, indent=2).encode())
 
 
-def receive_anchor(connection: PortalConnection, home: Path) -> TrustAnchor:
-    """The anchor kept, or the one from the enrollment profile (kept from then on)."""
+def receive_anchor(connection: PortalConnection, home: Path, now: dt.datetime) -> TrustAnchor:
+    """The anchor kept, or the one from the enrollment profile (kept from then on).
+
+    An appliance without a portal is asked again at most once every ``ASK_AGAIN_AFTER`` (a portal
+    added later reaches devices enrolled before it), not at every check-in."""
     anchor = load_anchor(home)
     if anchor is not None:
         return anchor
+    marker = home / "no-portal"
+    try:
+        asked = dt.datetime.fromisoformat(read_private(marker).decode())
+        if dt.timedelta(0) <= now - asked < ASK_AGAIN_AFTER:
+            raise NoPortal(NO_PORTAL)
+    except (FileNotFoundError, ValueError):
+        pass
     received = connection.enrollment_profile()
     if received is None:
+        private_directory(home)
+        write_atomic(marker, now.isoformat().encode())
         raise NoPortal(NO_PORTAL)
     save_anchor(home, received)
     return received

@@ -137,6 +137,8 @@ def test_without_a_portal_apps_say_so_and_intranet_apps_are_the_gateways(active:
     apps = active("apps")
     assert apps.code == 10
     assert "this appliance has no app portal" in apps.err
+    # Asked at enrollment and remembered: check-ins do not ask the MDM again for a day.
+    assert (active.state / "portal" / "no-portal").is_file()
     install = active("install", "gov.water.floodreport")
     assert install.code == 10
     # Intranet apps go through the gateway's /apps/ routes; the stub has none and the MDM says so.

@@ -61,7 +61,9 @@ def test_the_agent_reads_what_the_portal_signs_field_by_field() -> None:
         assert mine.config == dict(reference_app.config)
         expected = None if reference_app.protection is None else reference_app.protection.to_document()
         assert mine.protection == expected
-    assert ours.app("cn.gov.inspect") is not None and ours.app("cn.gov.inspect").retry == 2  # type: ignore[union-attr]
+    inspect = ours.app("cn.gov.inspect")
+    assert inspect is not None
+    assert inspect.retry == 2
 
 
 def tampered(data: bytes) -> bytes:

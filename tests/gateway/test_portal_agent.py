@@ -75,7 +75,9 @@ def records(tablet: Tablet) -> AppRecords:
 
 
 def installer(tablet: Tablet, clock: Clock, **options: Any) -> AppInstaller:
-    return AppInstaller(FileAppRecords(tablet.state / "apps"), tablet.state / "portal", clock=clock, **options)
+    return AppInstaller(
+        FileAppRecords(tablet.state / "apps"), tablet.state / "portal", clock=clock, **options
+    )
 
 
 def check_in(agent: Agent) -> None:
@@ -105,7 +107,9 @@ def test_a_required_app_installs_at_check_in_in_the_group_and_a_device_outside_n
     assert assign(water_admin, release["app_id"], "group", water.group_id).status_code == 201
     inside = enrolled(tablets, "inside", new_token(platform, water))
     clerk = platform.ok(
-        "POST", "/api/v1/people", json={"tenant_id": water.tenant_id, "username": "clerk", "display_name": "Clerk"}
+        "POST",
+        "/api/v1/people",
+        json={"tenant_id": water.tenant_id, "username": "clerk", "display_name": "Clerk"},
     )
     outside = enrolled(tablets, "outside", new_token(platform, water, person_id=clerk["id"]))
 
@@ -172,7 +176,7 @@ def test_a_tampered_package_is_refused_retried_with_backoff_and_retried_once_mor
     check_in(agent())
     progress = records(tablet).progress[PACKAGE]
     assert progress.attempts == 1
-    assert progress.last_error is not None and progress.last_error.startswith("tampered")
+    assert (progress.last_error or "").startswith("tampered"), progress.last_error
     assert PACKAGE not in records(tablet).installed
     assert progress.next_attempt_at is not None
     first_wait = progress.next_attempt_at - clock()
@@ -236,7 +240,7 @@ def test_a_rollback_and_a_freeze_are_refused_on_the_device_with_their_reason(
     timestamp.write_bytes(old)  # a mirror or a man in the middle serves the older catalogue
     tablet.ok("checkin")  # the MDM part of the check-in works; the apps part refuses
     kept = records(tablet)
-    assert kept.last_refusal is not None and kept.last_refusal.startswith("rollback refused"), kept.last_refusal
+    assert (kept.last_refusal or "").startswith("rollback refused"), kept.last_refusal
     refused = tablet("apps", "update", PACKAGE)
     assert refused.code == 6, refused.err
     assert "rollback refused" in refused.err
@@ -254,7 +258,7 @@ def test_a_rollback_and_a_freeze_are_refused_on_the_device_with_their_reason(
     tablet.ok("checkin")
     kept = records(tablet)
     assert sorted(kept.installed) == [PACKAGE], "nothing is installed from frozen metadata"
-    assert kept.last_refusal is not None and kept.last_refusal.startswith("freeze refused"), kept.last_refusal
+    assert (kept.last_refusal or "").startswith("freeze refused"), kept.last_refusal
     listing = tablet("apps")
     assert listing.code == 6
     assert listing.err.strip() == f"govmobile-device: {kept.last_refusal}"
@@ -277,7 +281,9 @@ def test_the_uninstall_intent_removes_the_app_and_its_data_space(
     assert spaces.calls == [("open", PACKAGE)]
 
     water_admin.ok("DELETE", f"/api/v1/portal/assignments/{required['id']}")
-    assert assign(water_admin, release["app_id"], "department", water.tenant_id, "uninstall").status_code == 201
+    assert (
+        assign(water_admin, release["app_id"], "department", water.tenant_id, "uninstall").status_code == 201
+    )
     check_in(tablet.agent(portal=installer(tablet, clock, spaces=spaces)))
     assert records(tablet).installed == {}
     assert not (tablet.state / "apps" / "packages" / f"{PACKAGE}.apk").exists()
