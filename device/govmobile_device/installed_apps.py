@@ -20,6 +20,7 @@ document through): the agent stops and names the file, as it does for ``agent.js
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -194,8 +195,13 @@ class FileAppRecords:
         return self.packages_dir / f"{package}.apk"
 
     def keep_package(self, package: str, source: Path) -> None:
+        """Move the verified download in (same file system: one rename, never half a package)."""
         private_directory(self.packages_dir)
-        write_atomic(self.packages_dir / f"{package}.apk", source.read_bytes())
+        try:
+            source.chmod(0o600)
+            os.replace(source, self.packages_dir / f"{package}.apk")
+        except OSError as exc:
+            raise StateError(f"cannot keep the package of {package}: {exc.strerror or exc}") from exc
 
     def drop_package(self, package: str) -> None:
         shred(self.packages_dir / f"{package}.apk")

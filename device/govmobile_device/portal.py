@@ -40,7 +40,13 @@ from tuf.ngclient import FetcherInterface, Updater  # type: ignore[attr-defined]
 from govmobile_device import __version__
 from govmobile_device.apps import NoPortal
 from govmobile_device.desired_state import KEY_TARGET, DesiredApp, key_from_document
-from govmobile_device.errors import AgentError, ServerUnreachable, StateError, TrustFailure
+from govmobile_device.errors import (
+    AgentError,
+    CertificateRejected,
+    ServerUnreachable,
+    StateError,
+    TrustFailure,
+)
 from govmobile_device.files import private_directory, read_private, write_atomic
 from govmobile_device.gateway import DEFAULT_TIMEOUT, mutual_context, refusal, transport_error
 from govmobile_device.state import DeviceIdentity
@@ -124,6 +130,14 @@ class PortalConnection:
         return TrustAnchor(base_path.rstrip("/"), root)
 
 
+class _HttpRefusal(tuf_errors.DownloadHTTPError):
+    """A 403 or 404 from the gateway, as python-tuf expects it, with the agent's own reading."""
+
+    def __init__(self, error: AgentError, status_code: int) -> None:
+        super().__init__(error.message, status_code)
+        self.error = error
+
+
 class _GatewayFetcher(FetcherInterface):
     """python-tuf's downloads over the device's mutual-TLS connection, streamed."""
 
@@ -135,7 +149,11 @@ class _GatewayFetcher(FetcherInterface):
             with self.connection.client.stream("GET", url) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise tuf_errors.DownloadHTTPError(refusal(response).message, response.status_code)
+                    error = refusal(response)
+                    if response.status_code in (403, 404):
+                        # python-tuf needs these as its own error (a 404 ends its root updates).
+                        raise _HttpRefusal(error, response.status_code)
+                    raise error
                 yield from response.iter_bytes(64 << 10)
         except httpx.HTTPError as exc:
             raise transport_error(self.connection.server, exc) from exc
@@ -311,12 +329,14 @@ def _translated(exc: Exception, what: str) -> AgentError:
         return PortalRefused(
             f"{what} is not signed by the keys this device trusts; it was discarded ({exc})", code="unsigned"
         )
+    if isinstance(exc, _HttpRefusal) and isinstance(exc.error, CertificateRejected):
+        return exc.error
     if isinstance(exc, tuf_errors.DownloadHTTPError):
         if exc.status_code == 404:
             return PortalRefused(
                 f"the portal does not offer {what} to this device ({exc})", code="not_offered"
             )
-        return ServerUnreachable(f"the portal could not send {what} ({exc.status_code}: {exc})", cause="http")
+        return PortalRefused(f"the portal refused to send {what} ({exc.status_code}: {exc})", code="refused")
     if isinstance(exc, tuf_errors.DownloadError | tuf_errors.SlowRetrievalError):
         return ServerUnreachable(f"{what} could not be downloaded ({exc}); try again later")
     if isinstance(exc, tuf_errors.RepositoryError):
