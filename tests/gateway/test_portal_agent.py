@@ -122,6 +122,10 @@ def test_a_required_app_installs_at_check_in_in_the_group_and_a_device_outside_n
     assert (app.version_code, app.sha256) == (1, hashlib.sha256(apk.read_bytes()).hexdigest())
     assert app.signer_sha256 == apks.publisher.certificate_sha256
     assert (inside.state / "apps" / "packages" / f"{PACKAGE}.apk").read_bytes() == apk.read_bytes()
+    # What the posture's app inventory carries for MDM app admission (package, version, signer).
+    assert kept.inventory() == [
+        {"package": PACKAGE, "version_code": 1, "signer": apks.publisher.certificate_sha256}
+    ]
     # The device outside the group: nothing offered, nothing installed, nothing downloaded.
     assert records(outside).installed == {}
     assert records(outside).catalogue == []
