@@ -15,7 +15,7 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
 from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_router
 from govmobile.portal.api.device import portal_device_router
-from govmobile.portal.api.installations import installation_admin_routes, installation_device_routes
+from govmobile.portal.api.installations import installation_admin_router, installation_device_router
 from govmobile.portal.catalogue import Catalogue
 from govmobile.portal.delivery import Delivery
 from govmobile.portal.installations import Installations
@@ -113,8 +113,8 @@ def create_app(
         streamed_bodies={UPLOAD_PATH: settings.max_package_bytes},
     )
     app.include_router(portal_admin_router(catalogue, targeting, authenticate, installations))
-    app.include_router(installation_admin_routes(installations, authenticate))
-    app.include_router(installation_device_routes(installations, presented_certificate))
+    app.include_router(installation_admin_router(installations, authenticate))
+    app.include_router(installation_device_router(installations, presented_certificate))
     app.include_router(
         portal_device_router(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
     )

@@ -72,7 +72,7 @@ class InstallationsAccepted(BaseModel):
     recorded: int
 
 
-def installation_device_routes(
+def installation_device_router(
     installations: Installations, presented_certificate: Callable[..., PresentedCertificate]
 ) -> APIRouter:
     router = APIRouter(prefix="/portal/v1", tags=["portal device protocol"])
@@ -93,7 +93,7 @@ def installation_device_routes(
     return router
 
 
-def installation_admin_routes(
+def installation_admin_router(
     installations: Installations, authenticate: Callable[..., Principal]
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/portal", tags=["app portal"])
