@@ -24,6 +24,7 @@ import datetime as dt
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from govmobile_device import __version__, commands
 from govmobile_device.apps import AppPortal, PortalNotAvailable
@@ -33,6 +34,7 @@ from govmobile_device.errors import (
     CertificateRejected,
     DeviceLocked,
     DeviceWiped,
+    NotAvailable,
     ServerRefused,
     ServerUnreachable,
     StateError,
@@ -159,6 +161,10 @@ class Agent:
             last = response or last
             if not more:
                 break
+        if await self._converge_apps() and last is not None:
+            # Managed apps came or went: the MDM hears of it now (app admission), not a heartbeat later.
+            response, _ = await self._round()
+            last = response or last
         if last is None:
             raise ServerRefused(
                 "the server refused every result this device had to report; they were dropped",
@@ -227,11 +233,39 @@ class Agent:
             storage_encrypted=profile.storage_encrypted,
             passcode_set=profile.passcode_set,
             rooted=profile.rooted,
-            installed_apps=profile.installed_apps,
+            installed_apps=self._installed_apps(profile),
             battery_percent=profile.battery_percent,
             location=Location.model_validate(location) if location else None,
             agent_version=__version__,
+            **self._app_inventory(),
         )
+
+    # -- managed apps (the portal) ----------------------------------------------------------
+
+    def _installed_apps(self, profile: DeviceProfile) -> list[str]:
+        """The profile's (personal) apps and the managed apps the portal installed."""
+        managed = self.portal.installed_packages()
+        return [*profile.installed_apps, *(p for p in managed if p not in profile.installed_apps)]
+
+    def _app_inventory(self) -> dict[str, Any]:
+        """The posture's ``app_inventory`` (package, version code, signer per managed app), once the
+        protocol has the field (MDM app admission adds it); older servers refuse unknown fields."""
+        if "app_inventory" not in Posture.model_fields:
+            return {}
+        return {"app_inventory": self.portal.inventory()}
+
+    async def _converge_apps(self) -> bool:
+        """Required apps in, uninstalled apps out, due retries, the report; True when the managed
+        apps changed. A portal failure never fails the check-in (the MDM part of it is done): it is
+        logged and tried again next time."""
+        before = self.portal.inventory()
+        try:
+            await self.portal.converge(self.identity())
+        except NotAvailable:
+            return False
+        except AgentError as error:
+            self.log(f"apps: {error.message}")
+        return self.portal.inventory() != before
 
     # -- wipe --------------------------------------------------------------------------------
 

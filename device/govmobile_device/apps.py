@@ -1,10 +1,8 @@
-"""Government apps: the seam the app-portal and gateway issues fill.
+"""Government apps: what the agent needs from the app portal (``AppPortal``), whatever backs it.
 
-The portal (a signed catalogue of the apps assigned to this device's person and groups) is not
-part of this appliance version yet. ``AppPortal`` is what the agent needs from it; until it
-exists, ``PortalNotAvailable`` says so plainly instead of pretending to succeed. An
-``install_app`` command is kept as a pending install (shown by ``status``) and answered with
-an error naming the reason, so the administrator sees it was not done.
+``installer.AppInstaller`` is the real one: TUF, the signed desired state, installs with retries
+and reports. ``PortalNotAvailable`` stands for an agent given no portal at all (the fleet
+simulator's devices): it says so plainly instead of pretending to succeed.
 """
 
 from __future__ import annotations
@@ -13,29 +11,70 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from govmobile_device.errors import NotAvailable
+from govmobile_device.state import DeviceIdentity
 
-PORTAL_NOT_AVAILABLE = "the app portal is not available on this appliance version yet"
+PORTAL_NOT_AVAILABLE = "the app portal is not available to this agent"
+
+
+class NoPortal(NotAvailable):
+    """There is no app portal to ask (none on this appliance, or none given to this agent)."""
 
 
 @dataclass(frozen=True)
 class CatalogueEntry:
-    app_id: str
-    name: str
-    version: str
-    required: bool
+    """An app of the device's desired state, and where it stands on the device."""
+
+    package: str
+    intent: str
+    version_code: int | None
+    version_name: str | None
+    installed_version: int | None
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
 
 
 class AppPortal(Protocol):
-    async def catalogue(self) -> list[CatalogueEntry]:
-        """The apps assigned to this device."""
+    async def catalogue(self, identity: DeviceIdentity) -> list[CatalogueEntry]:
+        """The apps the desired state offers this device (fetched and verified now when reachable)."""
 
-    async def install(self, app_id: str, version: str | None) -> str:
-        """Download, verify the signature of, and install an app; return the installed version."""
+    async def install(self, identity: DeviceIdentity, package: str) -> int:
+        """Download, verify and install a required or available app now; return its version code."""
+
+    async def update(self, identity: DeviceIdentity, package: str | None = None) -> list[str]:
+        """Bring installed apps (or one) up to the desired state's version now; return what changed."""
+
+    async def remove(self, identity: DeviceIdentity, package: str, *, ordered: bool = False) -> bool:
+        """Uninstall a managed app (``ordered``: by the administrator, even a required one)."""
+
+    async def converge(self, identity: DeviceIdentity) -> None:
+        """At check-in or wake-up: required apps in, uninstalled apps out, due retries, the report."""
+
+    def installed_packages(self) -> list[str]:
+        """The managed apps installed on this device."""
+
+    def inventory(self) -> list[dict[str, object]]:
+        """The posture's app inventory: ``{"package", "version_code", "signer"}`` per installed app."""
 
 
 class PortalNotAvailable:
-    async def catalogue(self) -> list[CatalogueEntry]:
-        raise NotAvailable(f"{PORTAL_NOT_AVAILABLE}: there is no catalogue to show")
+    async def catalogue(self, identity: DeviceIdentity) -> list[CatalogueEntry]:
+        raise NoPortal(f"{PORTAL_NOT_AVAILABLE}: there is no catalogue to show")
 
-    async def install(self, app_id: str, version: str | None) -> str:
-        raise NotAvailable(f"{PORTAL_NOT_AVAILABLE}: {app_id} cannot be installed")
+    async def install(self, identity: DeviceIdentity, package: str) -> int:
+        raise NoPortal(f"{PORTAL_NOT_AVAILABLE}: {package} cannot be installed")
+
+    async def update(self, identity: DeviceIdentity, package: str | None = None) -> list[str]:
+        raise NoPortal(f"{PORTAL_NOT_AVAILABLE}: nothing can be updated")
+
+    async def remove(self, identity: DeviceIdentity, package: str, *, ordered: bool = False) -> bool:
+        return False
+
+    async def converge(self, identity: DeviceIdentity) -> None:
+        return None
+
+    def installed_packages(self) -> list[str]:
+        return []
+
+    def inventory(self) -> list[dict[str, object]]:
+        return []

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -24,7 +25,6 @@ from typing import Any, TypeVar
 
 from govmobile_device import __version__, pki
 from govmobile_device.agent import Agent, Backoff, utcnow
-from govmobile_device.apps import PortalNotAvailable
 from govmobile_device.crypto import Cipher
 from govmobile_device.enrollment import (
     EnrollmentOffer,
@@ -44,7 +44,10 @@ from govmobile_device.errors import (
 )
 from govmobile_device.files import private_directory
 from govmobile_device.gateway import Gateway, check_server_url
+from govmobile_device.installed_apps import FileAppRecords
+from govmobile_device.installer import AppInstaller
 from govmobile_device.keystore import PASSPHRASE_ENV, describe
+from govmobile_device.portal import PortalConnection, receive_anchor
 from govmobile_device.profile import ProfileFile
 from govmobile_device.protocol import CheckinResponse
 from govmobile_device.simulator import SimulationConfig, run_simulation
@@ -81,6 +84,7 @@ class Runtime:
 
     def agent(self, store: FileStore, **options: Any) -> Agent:
         timeout = self.timeout
+        options.setdefault("portal", self.installer())
         return Agent(
             store,
             self.profile(),
@@ -88,6 +92,17 @@ class Runtime:
             connect=lambda identity: Gateway.mutual(identity, timeout=timeout),
             log=self.log,
             **options,
+        )
+
+    def installer(self) -> AppInstaller:
+        """The managed apps, from the portal (``STATE/apps``, ``STATE/portal``)."""
+        timeout = self.timeout
+        return AppInstaller(
+            FileAppRecords(self.state_dir / "apps"),
+            self.state_dir / "portal",
+            clock=self.clock,
+            connect=lambda identity: PortalConnection(identity, timeout=timeout),
+            log=self.log,
         )
 
     def log(self, text: str) -> None:
@@ -149,6 +164,7 @@ def _enroll(rt: Runtime, store: FileStore, offer: EnrollmentOffer) -> int:
     keystore = store.prepare_keystore(Cipher(args.cipher))
     store.save_identity(identity)
     store.save_state(AgentState())
+    _receive_enrollment_profile(rt, identity)
     print(f"enrolled as device {identity.device_id} (tenant {identity.tenant_id}) with {identity.server}")
     print(
         f"certificate valid until {identity.not_after:%Y-%m-%d %H:%M} UTC; renews after {identity.renew_after:%Y-%m-%d %H:%M} UTC"
@@ -156,6 +172,28 @@ def _enroll(rt: Runtime, store: FileStore, offer: EnrollmentOffer) -> int:
     print(f"private key sealed with {keystore.cipher.value} ({keystore.protection}) in {rt.state_dir}")
     print(f"device profile: {rt.profile_path}")
     return 0
+
+
+def _receive_enrollment_profile(rt: Runtime, identity: Any) -> None:
+    """The appliance's enrollment profile over the new certificate: the app portal's TUF root.
+
+    A new enrollment starts the portal's trust afresh (anchor and metadata from this profile).
+    If it cannot be had now, the first use of the portal asks again."""
+    _destroy_portal_trust(rt.state_dir / "portal")
+    connection = PortalConnection(identity, timeout=rt.timeout)
+    try:
+        receive_anchor(connection, rt.state_dir / "portal", rt.clock())
+        print("app portal: trust anchor (TUF root) received")
+    except AgentError as error:
+        print(f"app portal: {error.message}")
+    finally:
+        connection.close()
+
+
+def _destroy_portal_trust(directory: Path) -> None:
+    # Public metadata only (nothing secret to shred): the new enrollment's profile replaces it.
+    if directory.is_dir():
+        shutil.rmtree(directory)
 
 
 def _offer(args: argparse.Namespace) -> EnrollmentOffer:
@@ -258,6 +296,7 @@ def status(rt: Runtime) -> int:
         "pending_installs": [p.model_dump(mode="json") for p in state.pending_installs],
         "undelivered_results": len(state.pending_results),
         "work_container_files": files,
+        "managed_apps": _managed_apps(rt),
         "profile": str(rt.profile_path),
     }
     if rt.args.json:
@@ -267,6 +306,18 @@ def status(rt: Runtime) -> int:
     if rt.args.qr:
         _show_qr(f"govmobile:device?id={report['device_id']}&cert_sha256={report['certificate_sha256']}")
     return 0
+
+
+def _managed_apps(rt: Runtime) -> dict[str, Any]:
+    installer = rt.installer()
+    records = installer.records.load()
+    return {
+        "installed": [a.model_dump(mode="json") for a in records.installed.values()],
+        "failing": [p.model_dump(mode="json") for p in records.progress.values() if p.last_error is not None],
+        "desired_state_sequence": records.last_sequence,
+        "data_spaces": installer.spaces.provisioned,
+        "last_refusal": records.last_refusal,
+    }
 
 
 def _status_text(report: dict[str, Any]) -> str:
@@ -295,8 +346,15 @@ def _status_text(report: dict[str, Any]) -> str:
         )
     lines.append(f"work container  {report['work_container_files']} file(s)")
     lines.append(f"undelivered     {report['undelivered_results']} command result(s)")
+    managed = report["managed_apps"]
+    for app in managed["installed"]:
+        lines.append(f"managed app     {app['package']} version {app['version_code']}")
+    for app in managed["failing"]:
+        lines.append(f"install failing {app['package']}: {app['attempts']} attempt(s), {app['last_error']}")
+    if managed["installed"] and not managed["data_spaces"]:
+        lines.append("data spaces     not provisioned: managed apps share no per-app encrypted space yet")
     for install in report["pending_installs"]:
-        lines.append(f"pending install {install['app_id']} (waiting for the app portal)")
+        lines.append(f"pending install {install['app_id']} (no app portal to install it from)")
     if report["messages"]:
         lines.append("messages:")
         lines += [f"  {m['at']}  {m['text']}" for m in report["messages"]]
@@ -352,22 +410,80 @@ def unenroll(rt: Runtime) -> int:
     return 0
 
 
-# -- apps (seams for the portal and gateway issues) ----------------------------------------
+# -- apps (the app portal) ---------------------------------------------------------------------
 
 
 def apps(rt: Runtime) -> int:
-    rt.store().load_state()  # enrolled and readable
-    entries = run_async(PortalNotAvailable().catalogue)
-    for entry in entries:  # pragma: no cover - the portal issue fills this in
-        print(f"{entry.app_id}\t{entry.version}\t{'required' if entry.required else 'available'}")
+    """``apps [list|install|update|remove|request]``: the portal's catalogue for this device."""
+    store = rt.store()
+    action = getattr(rt.args, "apps_action", None) or "list"
+    if action in ("install", "request", "update"):
+        rt.agent(store).require_unlocked()
+    installer = rt.installer()
+
+    async def work(agent: Agent) -> int:
+        identity = agent.identity()
+        async with agent.exclusive():
+            if action == "list":
+                return _apps_list(rt, installer, await _catalogue(rt, installer, identity))
+            if action in ("install", "request"):
+                version = await installer.install(identity, rt.args.package)
+                print(f"installed {rt.args.package} version {version}")
+            elif action == "update":
+                changed = await installer.update(identity, rt.args.package)
+                print(f"updated {', '.join(changed)}" if changed else "everything is up to date")
+            else:
+                removed = await installer.remove(identity, rt.args.package)
+                print(f"removed {rt.args.package}" if removed else f"{rt.args.package} is not installed")
+            return 0
+
+    return run_async(lambda: _with_agent(rt.agent(store, portal=installer), work))
+
+
+async def _catalogue(rt: Runtime, installer: AppInstaller, identity: Any) -> list[Any]:
+    try:
+        return await installer.catalogue(identity)
+    except (ServerUnreachable, ServerRefused) as error:
+        # Offline: the last accepted desired state still says what the device should have.
+        rt.log(f"the app portal could not be asked ({error.message}); showing the last desired state")
+        return installer.entries()
+
+
+def _apps_list(rt: Runtime, installer: AppInstaller, entries: list[Any]) -> int:
+    records = installer.records.load()
+    if rt.args.json:
+        print(
+            json.dumps(
+                {
+                    "apps": [entry.__dict__ for entry in entries],
+                    "sequence": records.last_sequence,
+                    "conflicts": records.conflicts,
+                    "data_spaces": installer.spaces.provisioned,
+                    "last_refusal": records.last_refusal,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if not entries:
+        print("no apps are assigned to this device")
+    for entry in entries:
+        version = entry.version_name or entry.version_code or "-"
+        line = f"{entry.package:<40} {entry.intent:<10} {version!s:<12} {entry.status}"
+        if entry.last_error:
+            line += f" (attempts {entry.attempts}: {entry.last_error})"
+        print(line)
+    for package in records.conflicts:
+        print(f"{package:<40} conflict   (assignments disagree; left as it is)")
+    if records.last_refusal:
+        print(f"refused: {records.last_refusal}")
     return 0
 
 
 def install(rt: Runtime) -> int:
-    store = rt.store()
-    rt.agent(store).require_unlocked()
-    run_async(lambda: PortalNotAvailable().install(rt.args.app, None))
-    return 0  # pragma: no cover - the portal issue fills this in
+    """``install APP``: the same as ``apps install APP``."""
+    rt.args.apps_action, rt.args.package = "install", rt.args.app
+    return apps(rt)
 
 
 def open_app(rt: Runtime) -> int:
@@ -533,7 +649,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=unenroll)
 
     p = commands.add_parser("apps", help="the government apps assigned to this device (app portal)")
-    p.set_defaults(handler=apps)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=apps, apps_action="list")
+    app_actions = p.add_subparsers(dest="apps_action", metavar="ACTION")
+    q = app_actions.add_parser("list", help="what the desired state offers: required, available, uninstall")
+    q.add_argument("--json", action="store_true")
+    q = app_actions.add_parser("install", help="install a required or available app now")
+    q.add_argument("package")
+    q = app_actions.add_parser("request", help="ask for an available app: installed now and kept installed")
+    q.add_argument("package")
+    q = app_actions.add_parser("update", help="update installed apps (or one) to the desired version now")
+    q.add_argument("package", nargs="?")
+    q = app_actions.add_parser("remove", help="uninstall a managed app that is not required")
+    q.add_argument("package")
 
     p = commands.add_parser("install", help="install a government app from the app portal")
     p.add_argument("app")

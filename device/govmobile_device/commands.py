@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from govmobile_device.apps import PORTAL_NOT_AVAILABLE, AppPortal
+from govmobile_device.apps import AppPortal, NoPortal
 from govmobile_device.container import WorkContainer
-from govmobile_device.errors import AgentError, NotAvailable
+from govmobile_device.errors import AgentError
 from govmobile_device.profile import DeviceProfile
 from govmobile_device.protocol import Command, CommandResult
 from govmobile_device.state import AgentState, DeviceIdentity, Message, PendingInstall
@@ -163,11 +163,14 @@ async def message(ctx: CommandContext, command: Command) -> CommandResult:
 
 
 async def install_app(ctx: CommandContext, command: Command) -> CommandResult:
-    """Through the portal; until there is one, kept as a pending install and reported as not done."""
+    """Install (or update) an app the desired state offers this device, through the portal, now.
+
+    An app the device cannot install now (not offered, refused, unreachable) is answered with an
+    error naming the reason; a required app keeps being retried at check-ins on its own."""
     payload = _App.model_validate(command.payload)
     try:
-        version = await ctx.portal.install(payload.app_id, payload.version)
-    except NotAvailable:
+        version_code = await ctx.portal.install(ctx.identity, payload.app_id)
+    except NoPortal as error:
         others = [p for p in ctx.state.pending_installs if p.app_id != payload.app_id]
         ctx.state.pending_installs = [
             *others,
@@ -176,27 +179,29 @@ async def install_app(ctx: CommandContext, command: Command) -> CommandResult:
             ),
         ]
         return failed(
-            command, f"{PORTAL_NOT_AVAILABLE}; {payload.app_id} is kept as a pending install on the device"
+            command, f"{error.message}; {payload.app_id} is kept as a pending install on the device"
         )
     except AgentError as error:
         return failed(command, f"installing {payload.app_id} failed: {error.message}")
-    profile = ctx.profile.load()
-    if payload.app_id not in profile.installed_apps:
-        profile.installed_apps.append(payload.app_id)
-        ctx.profile.save(profile)
-    return acknowledged(command, {"installed": payload.app_id, "version": version})
+    ctx.state.pending_installs = [p for p in ctx.state.pending_installs if p.app_id != payload.app_id]
+    return acknowledged(command, {"installed": payload.app_id, "version_code": version_code})
 
 
 async def remove_app(ctx: CommandContext, command: Command) -> CommandResult:
-    """Uninstall a managed app (and drop a pending install of it); needs no portal."""
+    """Uninstall a managed app (its data space goes with it) or an app of the profile; the
+    administrator's order, so even a required app (the desired state may install it again)."""
     payload = _App.model_validate(command.payload)
+    try:
+        managed = await ctx.portal.remove(ctx.identity, payload.app_id, ordered=True)
+    except AgentError as error:
+        return failed(command, f"removing {payload.app_id} failed: {error.message}")
     profile = ctx.profile.load()
-    removed = payload.app_id in profile.installed_apps
-    if removed:
+    personal = payload.app_id in profile.installed_apps
+    if personal:
         profile.installed_apps = [a for a in profile.installed_apps if a != payload.app_id]
         ctx.profile.save(profile)
     ctx.state.pending_installs = [p for p in ctx.state.pending_installs if p.app_id != payload.app_id]
-    return acknowledged(command, {"removed": removed})
+    return acknowledged(command, {"removed": managed or personal})
 
 
 async def renew_certificate(ctx: CommandContext, command: Command) -> CommandResult:

@@ -323,6 +323,9 @@ class FileStore:
         """
         _destroy_tree(self.directory / "keystore")
         _destroy_tree(self.directory / "container")
+        # Managed apps and the portal's trust (installed_apps.py, portal.py) go with the device.
+        _destroy_tree(self.directory / "apps")
+        _destroy_tree(self.directory / "portal")
         for path in (self.identity_path, self.state_path):
             shred(path)
         for path in self.directory.glob(".*.tmp"):

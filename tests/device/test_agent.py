@@ -132,10 +132,13 @@ def test_status_without_enrollment(device: Tablet) -> None:
     assert "no device is enrolled" in outcome.err
 
 
-def test_seams_say_what_is_not_there_yet(active: Tablet) -> None:
+def test_without_a_portal_apps_say_so_and_intranet_apps_are_the_gateways(active: Tablet) -> None:
+    # This suite's appliance has no portal: its enrollment profile names none.
     apps = active("apps")
     assert apps.code == 10
-    assert "app portal is not available on this appliance version yet" in apps.err
+    assert "this appliance has no app portal" in apps.err
+    # Asked at enrollment and remembered: check-ins do not ask the MDM again for a day.
+    assert (active.state / "portal" / "no-portal").is_file()
     install = active("install", "gov.water.floodreport")
     assert install.code == 10
     # Intranet apps go through the gateway's /apps/ routes; the stub has none and the MDM says so.

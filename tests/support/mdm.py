@@ -46,8 +46,12 @@ def mdm_settings(database_url: str, **overrides: Any) -> MdmSettings:
 
 
 @pytest.fixture
-def mdm_app(database: Database, database_url: str, signer: HttpCertificateSigner, clock: Clock) -> Any:
-    return create_mdm(mdm_settings(database_url), database=database, signer=signer, clock=clock)
+def mdm_app(
+    database: Database, database_url: str, signer: HttpCertificateSigner, clock: Clock, portal_key_files: Any
+) -> Any:
+    # The appliance has a portal: enrolled devices receive its TUF root in their enrollment profile.
+    settings = mdm_settings(database_url, portal_root_file=portal_key_files.root_file)
+    return create_mdm(settings, database=database, signer=signer, clock=clock)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 
@@ -18,11 +20,13 @@ from govmobile.administration.directory import Directory
 from govmobile.administration.sessions import Sessions
 from govmobile.core.accounts import LoginPolicy
 from govmobile.core.database import Database, utcnow
+from govmobile.core.errors import ConfigurationError
 from govmobile.core.logins import LoginThrottle
 from govmobile.core.settings import load_settings
 from govmobile.mdm.api.device_protocol import checkin_route, device_protocol_router
 from govmobile.mdm.api.devices import device_router
 from govmobile.mdm.api.enrollment import est_router
+from govmobile.mdm.api.enrollment_profile import enrollment_profile_router
 from govmobile.mdm.api.enrollment_tokens import enrollment_token_router
 from govmobile.mdm.jobs import Maintenance, maintenance_pass
 from govmobile.mdm.lifecycle import access_lost
@@ -153,10 +157,29 @@ def create_app(
     app.include_router(
         device_protocol_router(mdm, hub, presented_certificate, long_poll_seconds=settings.long_poll_seconds)
     )
+    app.include_router(
+        enrollment_profile_router(
+            mdm, presented_certificate, portal_root=read_portal_root(settings.portal_root_file)
+        )
+    )
     app.include_router(operation_router(database, metrics.registry))
     app.state.mdm = mdm
     app.state.maintenance = maintenance
     return app
+
+
+def read_portal_root(path: Path | None) -> bytes | None:
+    """The portal's root.json to hand devices, read once at start; a file that is not one stops the start."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+        signed = json.loads(data)["signed"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"the portal's root metadata {path} cannot be read: {exc}") from exc
+    if not isinstance(signed, dict) or signed.get("_type") != "root":
+        raise ConfigurationError(f"{path} is not TUF root metadata (its signed part is not of type root)")
+    return data
 
 
 def app_from_environment() -> FastAPI:

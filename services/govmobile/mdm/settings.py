@@ -37,6 +37,9 @@ class MdmSettings(ServiceSettings):
     #: Deployment creates the first platform admin from these (see ``govmobile-mdm bootstrap-admin``).
     bootstrap_admin_username: str = "admin"
     bootstrap_admin_password_file: Path | None = None
+    #: The app portal's TUF root metadata (``root.json``, made on the controller), handed to every
+    #: enrolled device as its trust anchor for the portal. Unset: the appliance has no portal.
+    portal_root_file: Path | None = None
 
     @field_validator("ca_ra_secret", "gateway_secret")
     @classmethod

@@ -15,8 +15,10 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.settings import load_settings
 from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_router
 from govmobile.portal.api.device import portal_device_router
+from govmobile.portal.api.installations import installation_admin_router, installation_device_router
 from govmobile.portal.catalogue import Catalogue
 from govmobile.portal.delivery import Delivery
+from govmobile.portal.installations import Installations
 from govmobile.portal.packages import PackageLimits
 from govmobile.portal.settings import PortalSettings
 from govmobile.portal.signatures import Apksigner, SignatureVerifier
@@ -65,6 +67,7 @@ def create_app(
     )
     targeting = Targeting(database, clock)
     delivery = Delivery(database, keeper, keys.desired_state, clock)
+    installations = Installations(database, clock)
     trust = GatewayTrust(settings.gateway_secret.get_secret_value())
     authenticate = BearerAuthenticator(database, clock)
     registry = CollectorRegistry()
@@ -109,7 +112,9 @@ def create_app(
         description=DESCRIPTION,
         streamed_bodies={UPLOAD_PATH: settings.max_package_bytes},
     )
-    app.include_router(portal_admin_router(catalogue, targeting, authenticate))
+    app.include_router(portal_admin_router(catalogue, targeting, authenticate, installations))
+    app.include_router(installation_admin_router(installations, authenticate))
+    app.include_router(installation_device_router(installations, presented_certificate))
     app.include_router(
         portal_device_router(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
     )

@@ -29,7 +29,7 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.errors import NotFound, PermissionDenied, Unauthenticated
 from govmobile.portal.assignments import Intent
 from govmobile.portal.desired_state import LIFETIME, build_desired_state, sign_desired_state
-from govmobile.portal.models import PortalDeviceState, PortalRelease
+from govmobile.portal.models import PortalDeviceState, PortalInstallation, PortalRelease
 from govmobile.portal.readers import ENDED_STATES, devices
 from govmobile.portal.releases import ReleaseState, Track
 from govmobile.portal.targeting import DeviceRecord, resolve_device
@@ -67,7 +67,7 @@ class Delivery:
 
     def device_of(self, presented: PresentedCertificate) -> DeviceRecord:
         with self.database.session() as session:
-            return _device_for_certificate(session, presented, self.clock())
+            return device_for_certificate(session, presented, self.clock())
 
     def desired_state(self, presented: PresentedCertificate, device_id: str) -> Document:
         """The calling device's signed desired-state document (for this device only)."""
@@ -93,7 +93,7 @@ class Delivery:
     def _caller(
         session: Session, presented: PresentedCertificate, device_id: str, now: dt.datetime
     ) -> DeviceRecord:
-        device = _device_for_certificate(session, presented, now)
+        device = device_for_certificate(session, presented, now)
         if device.id != device_id:
             raise PermissionDenied(
                 "a device may read only its own desired state", code="certificate_of_another_device"
@@ -107,7 +107,14 @@ class Delivery:
         if stored is None or now >= stored.issued_at + LIFETIME / 2:
             return None
         apps = resolve_device(session, device)
-        state = build_desired_state(device.id, apps.resolution, apps.live, sequence=stored.sequence, now=now)
+        state = build_desired_state(
+            device.id,
+            apps.resolution,
+            apps.live,
+            sequence=stored.sequence,
+            now=now,
+            retries=retry_generations(session, device.id),
+        )
         if state.content_digest() != stored.digest:
             return None
         return Document(stored.document, stored.sequence)
@@ -117,7 +124,14 @@ class Delivery:
         apps = resolve_device(session, device)
         stored = session.get(PortalDeviceState, device.id)
         sequence = 1 if stored is None else stored.sequence + 1
-        state = build_desired_state(device.id, apps.resolution, apps.live, sequence=sequence, now=now)
+        state = build_desired_state(
+            device.id,
+            apps.resolution,
+            apps.live,
+            sequence=sequence,
+            now=now,
+            retries=retry_generations(session, device.id),
+        )
         digest = state.content_digest()
         data = sign_desired_state(state, self.signer)
         if stored is None:
@@ -142,7 +156,7 @@ class Delivery:
         other = _OTHER_FILE.fullmatch(target)
         package_file = _PACKAGE_FILE.fullmatch(target)
         with self.database.session() as session:
-            device = _device_for_certificate(session, presented, now)
+            device = device_for_certificate(session, presented, now)
             if other is not None:
                 if not self.keeper.store.target_file(target).is_file():
                     raise NotFound("no such file in the repository")
@@ -176,11 +190,21 @@ class Delivery:
     def metadata(self, presented: PresentedCertificate, name: str) -> str:
         """A TUF metadata file for an enrolled device (every device shares one repository)."""
         with self.database.session() as session:
-            _device_for_certificate(session, presented, self.clock())
+            device_for_certificate(session, presented, self.clock())
         path = self.keeper.metadata_file(name)
         if path is None:
             raise NotFound(f"no metadata {name}")
         return str(path)
+
+
+def retry_generations(session: Session, device_id: str) -> dict[str, int]:
+    """The admin's retry requests for the device's apps: package → generation (only those asked for)."""
+    rows = session.exec(
+        select(PortalInstallation.package, PortalInstallation.retry_generation).where(
+            PortalInstallation.device_id == device_id, PortalInstallation.retry_generation > 0
+        )
+    ).all()
+    return {str(package): int(generation) for package, generation in rows}
 
 
 def _track_sees(device_track: Track | None, release_track: Track | None) -> bool:
@@ -189,7 +213,7 @@ def _track_sees(device_track: Track | None, release_track: Track | None) -> bool
     return device_track is Track.PILOT and release_track is Track.PILOT
 
 
-def _device_for_certificate(
+def device_for_certificate(
     session: Session, presented: PresentedCertificate, now: dt.datetime
 ) -> DeviceRecord:
     row = (

@@ -69,6 +69,9 @@ class AppState:
     config: Mapping[str, ConfigValue] = field(default_factory=dict)
     protection: ProtectionPolicy | None = None
     remove_when_unassigned: bool = True
+    #: The admin's retry requests for this app on this device (``PortalInstallation.retry_generation``):
+    #: it only grows, and the device retries a failed install once for each value it has not seen.
+    retry: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,15 +104,18 @@ def build_desired_state(
     sequence: int,
     now: dt.datetime,
     lifetime: dt.timedelta = LIFETIME,
+    retries: Mapping[str, int] | None = None,
 ) -> DesiredState:
     """The document's content for a device from its resolution and the live releases.
 
     ``live`` is ``releases.live_releases`` of the catalogue: the current release per (package, track).
+    ``retries``: the admin's retry generation per package (absent: none asked for).
 
     A required or available app without a live release on its track is left out: there is
     nothing to install yet (the admin's status view shows it as waiting).
     """
     apps: list[AppState] = []
+    retries = retries or {}
     for package, app in sorted(resolution.apps.items()):
         if app.intent is Intent.UNINSTALL:
             apps.append(AppState(package, app.intent, remove_when_unassigned=app.remove_when_unassigned))
@@ -130,6 +136,7 @@ def build_desired_state(
                 dict(app.config),
                 app.protection,
                 app.remove_when_unassigned,
+                retries.get(package, 0),
             )
         )
     issued = now.astimezone(dt.UTC).replace(microsecond=0)
@@ -252,14 +259,14 @@ def _parse(signed: Mapping[str, Any]) -> DesiredState:
 
 _AppKey = tuple[
     str, Intent, Track | None, int | None, str | None, str | None, str | None,
-    tuple[tuple[str, ConfigValue], ...], ProtectionPolicy | None, bool,
+    tuple[tuple[str, ConfigValue], ...], ProtectionPolicy | None, bool, int,
 ]  # fmt: skip
 
 
 def _app_key(app: AppState) -> _AppKey:
     return (
         app.package, app.intent, app.track, app.version_code, app.version_name, app.target, app.sha256,
-        tuple(sorted(app.config.items())), app.protection, app.remove_when_unassigned,
+        tuple(sorted(app.config.items())), app.protection, app.remove_when_unassigned, app.retry,
     )  # fmt: skip
 
 
@@ -271,21 +278,25 @@ def _app_bytes(key: _AppKey) -> bytes:
     once rather than once per device: on the benchmark's fleet this cut building, digesting and
     signing one device's document from about 480 to 185 µs.
     """
-    package, intent, track, version_code, version_name, target, sha256, config, protection, remove = key
-    return _compact(
-        {
-            "package": package,
-            "intent": str(intent),
-            "track": None if track is None else str(track),
-            "version_code": version_code,
-            "version_name": version_name,
-            "target": target,
-            "sha256": sha256,
-            "config": dict(config),
-            "protection": None if protection is None else protection.to_document(),
-            "remove_when_unassigned": remove,
-        }
+    package, intent, track, version_code, version_name, target, sha256, config, protection, remove, retry = (
+        key
     )
+    entry: dict[str, Any] = {
+        "package": package,
+        "intent": str(intent),
+        "track": None if track is None else str(track),
+        "version_code": version_code,
+        "version_name": version_name,
+        "target": target,
+        "sha256": sha256,
+        "config": dict(config),
+        "protection": None if protection is None else protection.to_document(),
+        "remove_when_unassigned": remove,
+    }
+    if retry:
+        # Only when asked for: the documents of devices without a retry stay as they were.
+        entry["retry"] = retry
+    return _compact(entry)
 
 
 def _app_from_json(entry: Mapping[str, Any]) -> AppState:
@@ -303,6 +314,7 @@ def _app_from_json(entry: Mapping[str, Any]) -> AppState:
         config=config,
         protection=None if protection is None else ProtectionPolicy.from_document(protection),
         remove_when_unassigned=bool(entry["remove_when_unassigned"]),
+        retry=_optional(entry.get("retry", 0), int) or 0,
     )
 
 

@@ -7,6 +7,7 @@ stored as text, as the MDM stores its policies: they are read whole and never qu
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
@@ -120,3 +121,33 @@ class PortalDeviceState(SQLModel, table=True):
     issued_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     document: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class InstallationState(StrEnum):
+    """Where a managed app stands on a device, as the device last reported it."""
+
+    INSTALLED = "installed"
+    FAILED = "failed"
+    REMOVED = "removed"
+    PENDING = "pending"
+
+
+class PortalInstallation(SQLModel, table=True):
+    """A device's last report on one app, and the admin's requests to retry a failed install.
+
+    ``retry_generation`` only grows: the desired-state document carries it, and the device retries
+    once per generation it has not yet acted on, so a replayed request cannot loop an install."""
+
+    __tablename__ = "portal_installation"
+
+    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=36)
+    package: str = Field(primary_key=True, max_length=255)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
+    state: InstallationState = Field(sa_type=EnumText(InstallationState, 16))
+    version_code: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    reported_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    retry_generation: int = 0
+    retry_requested_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    retry_requested_by: str | None = Field(default=None, max_length=200)

@@ -8,6 +8,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
 from govmobile.core.accounts import Principal
+from govmobile.portal.api.installations import InstallationPublic
 from govmobile.portal.api.schemas import (
     AppPublic,
     AppUpdate,
@@ -19,6 +20,7 @@ from govmobile.portal.api.schemas import (
     ReleasePublic,
 )
 from govmobile.portal.catalogue import AppChanges, Catalogue, DepartmentRules
+from govmobile.portal.installations import Installations
 from govmobile.portal.protection import ProtectionPolicy
 from govmobile.portal.releases import ReviewPolicy
 from govmobile.portal.targeting import AssignmentSpec, Targeting
@@ -38,7 +40,10 @@ _UPLOAD_BODY = {
 
 
 def portal_admin_router(
-    catalogue: Catalogue, targeting: Targeting, authenticate: Callable[..., Principal]
+    catalogue: Catalogue,
+    targeting: Targeting,
+    authenticate: Callable[..., Principal],
+    installations: Installations,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/portal", tags=["app portal"])
 
@@ -184,8 +189,10 @@ def portal_admin_router(
     def device_apps(
         device_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]
     ) -> DeviceAppsPublic:
-        """What a device should have, from which assignments, and its conflicts."""
-        return DeviceAppsPublic.of(targeting.device_apps(admin, device_id))
+        """What a device should have, from which assignments, its conflicts, and what it reported."""
+        found = targeting.device_apps(admin, device_id)
+        reported = [InstallationPublic.of(row) for row in installations.of_device(admin, device_id)]
+        return DeviceAppsPublic.of(found).model_copy(update={"installations": reported})
 
     return router
 

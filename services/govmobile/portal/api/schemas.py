@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
+from govmobile.portal.api.installations import InstallationPublic
 from govmobile.portal.assignments import Intent
 from govmobile.portal.models import PortalApp, PortalAssignment, PortalRelease
 from govmobile.portal.protection import MAX_OFFLINE, MAX_PIN_ATTEMPTS
@@ -188,6 +189,9 @@ class DeviceAppsPublic(BaseModel):
     conflicts: list[ConflictPublic]
     sequence: int | None = Field(description="the last desired-state document issued; null: never fetched")
     issued_at: dt.datetime | None
+    installations: list[InstallationPublic] = Field(
+        default_factory=list, description="what the device last reported of each managed app"
+    )
 
     @classmethod
     def of(cls, found: DeviceApps) -> DeviceAppsPublic:
