@@ -1,4 +1,4 @@
-"""Migration 0010 keeps the allowlists departments already have (SQLite and PostgreSQL)."""
+"""Migration 0009 keeps the allowlists departments already have (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_an_allowlist_becomes_the_allowlist_mode_and_comes_back_on_downgrade(dat
         with database.transaction() as session:
             strict = create_tenant(session, TenantCreate(slug="water", name="Water")).id
             relaxed = create_tenant(session, TenantCreate(slug="fire", name="Fire")).id
-        command.downgrade(config, "0007")
+        command.downgrade(config, "0008")
         database.dispose()
         with database.engine.begin() as connection:
             for tenant, only, apps in (
@@ -60,7 +60,7 @@ def test_an_allowlist_becomes_the_allowlist_mode_and_comes_back_on_downgrade(dat
             session.add(fire)
             session.commit()
 
-        command.downgrade(config, "0007")
+        command.downgrade(config, "0008")
         database.dispose()
         with database.engine.connect() as connection:
             found = connection.execute(

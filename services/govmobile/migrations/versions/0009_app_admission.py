@@ -6,8 +6,8 @@ Existing allowlists keep working: ``admitted_apps_only`` becomes the ``allowlist
 off). Entries are copied as they were stored; ones the stricter package id syntax of the admin
 API would refuse still match, and are refused only if an admin sends them again.
 
-Revision ID: 0010
-Revises: 0007 (issue 12's helpers took 0008 and 0009: re-chain on merge)
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
