@@ -323,7 +323,10 @@ class FileStore:
         """
         _destroy_tree(self.directory / "keystore")
         _destroy_tree(self.directory / "container")
-        for path in (self.identity_path, self.state_path):
+        # A full wipe is a factory reset: the personal apps' data and the queued protection
+        # events (which name government apps) go too; a selective wipe leaves them.
+        _destroy_tree(self.directory / "personal")
+        for path in (self.identity_path, self.state_path, self.directory / "protection-events.json"):
             shred(path)
         for path in self.directory.glob(".*.tmp"):
             shred(path)
