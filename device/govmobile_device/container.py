@@ -137,6 +137,7 @@ class FileContainer:
                     shred(path)
                 else:
                     path.rmdir()
+            apps.rmdir()
         return names
 
     def data_key(self) -> bytes:
