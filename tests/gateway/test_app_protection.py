@@ -402,6 +402,8 @@ def test_a_device_reports_only_for_itself_and_within_bounds(
         _event(code="<script>"),
         _event(id="not-hex"),
         _event(occurred_at=1700000000),
+        _event(occurred_at="2027-01-01T08:00:00"),
+        _event(reason="line one\nAdmin approved: yes"),
         _event(destination="/sdcard"),
         {**_event(), "extra": "field"},
     ):

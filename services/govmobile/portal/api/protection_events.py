@@ -6,11 +6,12 @@ enrolled device); a device reports only for itself. The body is bounded: at most
 arbitrary text into the audit log.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from govmobile.core.times import IsoTime
@@ -38,8 +39,10 @@ class ProtectionEventIn(BaseModel):
     action: Literal["copy", "save_as", "screenshot", "open", "unlock"]
     outcome: Literal["denied", "data_wiped"]
     code: str = Field(pattern=r"^[a-z_]{1,64}$")
-    reason: str = Field(max_length=MAX_REASON)
-    occurred_at: IsoTime
+    reason: str = Field(
+        max_length=MAX_REASON, pattern=r"^[^\x00-\x1f\x7f]*$", description="no control characters"
+    )
+    occurred_at: IsoTime = Field(description="the device's time, with a time zone")
     destination: str | None = Field(
         default=None,
         max_length=255,
@@ -47,12 +50,21 @@ class ProtectionEventIn(BaseModel):
         description="the app or place refused",
     )
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _with_time_zone(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time with a time zone, e.g. 2027-01-31T08:00:00Z")
+        return value
+
 
 class ProtectionReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[ProtectionEventIn] = Field(max_length=MAX_EVENTS_PER_REPORT)
-    dropped: int = Field(default=0, ge=0, le=1_000_000, description="events the device's full queue dropped")
+    dropped: StrictInt = Field(
+        default=0, ge=0, le=1_000_000, description="events the device's full queue dropped"
+    )
 
 
 class ProtectionReportPublic(BaseModel):
