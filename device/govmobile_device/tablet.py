@@ -84,11 +84,11 @@ class SimulatedTablet:
     # -- what is installed -------------------------------------------------------------------------
 
     def is_managed(self, package: str) -> bool:
-        return self.spaces.has_space(_package(package))
+        return PACKAGE.fullmatch(package) is not None and self.spaces.has_space(package)
 
     def install_personal(self, package: str) -> None:
         """Install a personal app (the person's own, from any store): the profile lists it."""
-        if self.is_managed(package):
+        if self.is_managed(_package(package)):
             raise UsageError(f"{package} is a managed app on this device")
         profile = self.profile.load()
         if package not in profile.installed_apps:
@@ -105,6 +105,8 @@ class SimulatedTablet:
 
     def copy(self, source: str, target: str, text: str) -> Verdict:
         """Copy ``text`` in ``source`` and paste it into ``target`` (the clipboard, in one step)."""
+        for package in (source, target):
+            _package(package)  # a name that could not be reported is refused before anything happens
         self._require_installed(source)
         self._require_installed(target)
         policy = self.spaces.policy(source)
@@ -124,6 +126,8 @@ class SimulatedTablet:
 
     def save_as(self, package: str, name: str, destination: str) -> Verdict:
         """Save the app's file ``name`` to another managed app's space, or to personal storage."""
+        if destination != PERSONAL_STORAGE:
+            _package(destination)
         self._require_installed(package)
         policy = self._managed_policy(package)
         opened = self._may_open(package, policy, Action.SAVE_AS)

@@ -106,6 +106,11 @@ def test_package_names_cannot_climb_out(tablet: Tablet) -> None:
     outcome = tablet("app", "read", "../../identity.json", "x")
     assert outcome.code == 2
     assert "not an Android package name" in outcome.err
+    # The profile may list apps by any name; such an app is personal, and nothing is pasted into it.
+    tablet.edit_profile(installed_apps=[*tablet.profile.load().installed_apps, "Notes App"])
+    assert json.loads(tablet.ok("app", "list", "--json").out)["personal"] == [CHAT, "Notes App"]
+    refused = tablet("app", "copy", "--from", INSPECT, "--to", "Notes App", "--text", "x")
+    assert (refused.code, events(tablet)) == (2, [])
 
 
 def test_a_space_survives_only_with_its_container_key(tmp_path: Path) -> None:
