@@ -80,38 +80,39 @@ class ProtectionReports:
                 select(audit.AuditHead.last_event_id).where(audit.AuditHead.id == 1).with_for_update()
             )
             seen = _recorded_ids(session, actor, {e.package for e in events}, since=now - REPLAY_WINDOW)
-            recorded = 0
+            batch: list[audit.NewEvent] = []
             for event in events:
                 if event.id in seen:
                     continue
                 seen.add(event.id)
-                audit.record(
-                    session,
-                    actor=actor,
-                    action=f"portal.protection.{event.outcome}",
-                    target=f"app:{event.package}",
-                    tenant_id=device.tenant_id,
-                    details={
-                        "event_id": event.id,
-                        "action": event.action,
-                        "code": event.code,
-                        "reason": event.reason,
-                        "destination": event.destination,
-                        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(),
-                    },
-                    now=now,
+                batch.append(
+                    audit.NewEvent(
+                        actor=actor,
+                        action=f"portal.protection.{event.outcome}",
+                        target=f"app:{event.package}",
+                        tenant_id=device.tenant_id,
+                        details={
+                            "event_id": event.id,
+                            "action": event.action,
+                            "code": event.code,
+                            "reason": event.reason,
+                            "destination": event.destination,
+                            "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(),
+                        },
+                    )
                 )
-                recorded += 1
             if dropped:
-                audit.record(
-                    session,
-                    actor=actor,
-                    action="portal.protection.events_dropped",
-                    target=f"device:{device.id}",
-                    tenant_id=device.tenant_id,
-                    details={"dropped": dropped},
-                    now=now,
+                batch.append(
+                    audit.NewEvent(
+                        actor=actor,
+                        action="portal.protection.events_dropped",
+                        target=f"device:{device.id}",
+                        tenant_id=device.tenant_id,
+                        details={"dropped": dropped},
+                    )
                 )
+            audit.record_many(session, batch, now=now)
+            recorded = len(batch) - (1 if dropped else 0)
         return ReportOutcome(recorded, len(events) - recorded)
 
 
