@@ -20,6 +20,7 @@ device within ``REPLAY_WINDOW`` are skipped), so the audit log does not double-c
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ MAX_EVENTS_PER_REPORT = 100
 MAX_REASON = 500
 #: How far back a repeated event id is looked for (a device retries at its next check-ins).
 REPLAY_WINDOW = dt.timedelta(days=30)
+#: The audit log's target column.
+MAX_TARGET = 200
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,10 @@ class ProtectionReports:
                     audit.NewEvent(
                         actor=actor,
                         action=f"portal.protection.{event.outcome}",
-                        target=f"app:{event.package}",
+                        target=app_target(event.package),
                         tenant_id=device.tenant_id,
                         details={
+                            "package": event.package,
                             "event_id": event.id,
                             "action": event.action,
                             "code": event.code,
@@ -116,6 +120,17 @@ class ProtectionReports:
         return ReportOutcome(recorded, len(events) - recorded)
 
 
+def app_target(package: str) -> str:
+    """The audit target of an app: ``app:<package>``, or, for a package id too long for the audit
+    log's 200 characters (Android allows 255), its start and a digest of the whole (the details
+    keep the whole id)."""
+    target = f"app:{package}"
+    if len(target) <= MAX_TARGET:
+        return target
+    digest = hashlib.sha256(package.encode()).hexdigest()[:16]
+    return f"app:{package[: MAX_TARGET - 21]}~{digest}"
+
+
 def _recorded_ids(session: Session, actor: str, packages: set[str], *, since: dt.datetime) -> set[str]:
     """The event ids this device already reported for these apps, recently."""
     if not packages:
@@ -124,7 +139,7 @@ def _recorded_ids(session: Session, actor: str, packages: set[str], *, since: dt
         select(audit.AuditEvent.details).where(
             audit.AuditEvent.actor == actor,
             col(audit.AuditEvent.action).in_([f"portal.protection.{o}" for o in OUTCOMES]),
-            col(audit.AuditEvent.target).in_([f"app:{p}" for p in packages]),
+            col(audit.AuditEvent.target).in_([app_target(p) for p in packages]),
             col(audit.AuditEvent.occurred_at) >= since,
         )
     ).all()
