@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 
 from govmobile_device import __version__, commands
 from govmobile_device.apps import AppPortal, PortalNotAvailable
+from govmobile_device.denials import MAX_EVENTS_PER_REPORT, REPORT_PATH
 from govmobile_device.enrollment import renew_certificate
 from govmobile_device.errors import (
     AgentError,
@@ -50,9 +52,12 @@ from govmobile_device.protocol import (
     Posture,
 )
 from govmobile_device.state import AgentState, DeviceIdentity, StateStore
+from govmobile_device.tablet import DeviceProtection
 
 #: A check-in stops after this many rounds even if commands keep coming; the next one goes on.
 MAX_ROUNDS = 50
+#: At most this many reports of protection events per check-in; the rest wait for the next one.
+MAX_REPORTS_PER_CHECKIN = 10
 #: Answers to a check-in that mean "drop these results and check in again".
 _DROP_RESULTS = {"result_already_recorded", "command_closed", "unknown_command_id"}
 
@@ -87,8 +92,11 @@ class Agent:
         backoff: Backoff | None = None,
         min_wake_interval: float = 1.0,
         log: Callable[[str], None] | None = None,
+        protection: DeviceProtection | None = None,
     ) -> None:
         self.store = store
+        #: App protection (data spaces, denial events); None for simulated fleet devices.
+        self.protection = protection
         self.profile = profile
         self.portal: AppPortal = portal or PortalNotAvailable()
         self.clock = clock
@@ -165,6 +173,8 @@ class Agent:
             # Managed apps came or went: the MDM hears of it now (app admission), not a heartbeat later.
             response, _ = await self._round()
             last = response or last
+        if last is not None:
+            await self._report_protection_events()
         if last is None:
             raise ServerRefused(
                 "the server refused every result this device had to report; they were dropped",
@@ -218,6 +228,7 @@ class Agent:
                 portal=self.portal,
                 now=self.clock(),
                 renew=self.renew,
+                **self._protection_context(),
             )
             result = await commands.execute(context, command)
             state.pending_results.append(result)
@@ -266,6 +277,44 @@ class Agent:
         except AgentError as error:
             self.log(f"apps: {error.message}")
         return self.portal.inventory() != before
+
+    # -- app protection ----------------------------------------------------------------------
+
+    def _protection_context(self) -> dict[str, Any]:
+        if self.protection is None:
+            return {}
+        return {"managed_apps": self.protection.managed_apps(), "app_spaces": self.protection.spaces()}
+
+    async def _report_protection_events(self) -> None:
+        """Send the queued protection events to the portal; a failure leaves them for next time.
+
+        Reporting never fails a check-in: the MDM has the device's results already, and the
+        events keep in the queue. A batch the portal refuses as invalid (422) is dropped, since
+        sending it again cannot help; any other refusal keeps it."""
+        if self.protection is None:
+            return
+        queue = self.protection.denials()
+        path = REPORT_PATH.format(device_id=self.identity().device_id)
+        for _ in range(MAX_REPORTS_PER_CHECKIN):
+            events, dropped = queue.next_batch()
+            if not events and not dropped:
+                return
+            body = json.dumps(
+                {"events": [e.model_dump(mode="json") for e in events], "dropped": dropped}
+            ).encode()
+            try:
+                await self.gateway().post_json(path, body)
+            except ServerRefused as error:
+                if error.status != 422:
+                    self.log(f"protection events not reported ({error.message}); kept for the next check-in")
+                    return
+                self.log(f"the portal refused {len(events)} protection events as invalid ({error.message})")
+            except ServerUnreachable as error:
+                self.log(f"protection events not reported ({error.message}); kept for the next check-in")
+                return
+            queue.delivered({e.id for e in events}, dropped)
+            if len(events) < MAX_EVENTS_PER_REPORT:
+                return
 
     # -- wipe --------------------------------------------------------------------------------
 

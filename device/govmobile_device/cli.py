@@ -38,6 +38,7 @@ from govmobile_device.errors import (
     CertificateRejected,
     DeviceWiped,
     NotEnrolled,
+    ProtectionDenied,
     ServerRefused,
     ServerUnreachable,
     UsageError,
@@ -49,9 +50,12 @@ from govmobile_device.installer import AppInstaller
 from govmobile_device.keystore import PASSPHRASE_ENV, describe
 from govmobile_device.portal import PortalConnection, receive_anchor
 from govmobile_device.profile import ProfileFile
+from govmobile_device.protection import Verdict
 from govmobile_device.protocol import CheckinResponse
+from govmobile_device.sandbox import describe as describe_spaces
 from govmobile_device.simulator import SimulationConfig, run_simulation
 from govmobile_device.state import AgentState, FileStore
+from govmobile_device.tablet import PERSONAL_STORAGE, DeviceProtection
 
 STATE_ENV = "GOVMOBILE_DEVICE_STATE"
 PROFILE_ENV = "GOVMOBILE_DEVICE_PROFILE"
@@ -85,6 +89,7 @@ class Runtime:
     def agent(self, store: FileStore, **options: Any) -> Agent:
         timeout = self.timeout
         options.setdefault("portal", self.installer())
+        options.setdefault("protection", self.protection(store))
         return Agent(
             store,
             self.profile(),
@@ -104,6 +109,9 @@ class Runtime:
             connect=lambda identity: PortalConnection(identity, timeout=timeout),
             log=self.log,
         )
+
+    def protection(self, store: FileStore) -> DeviceProtection:
+        return DeviceProtection(store, self.profile(), self.clock)
 
     def log(self, text: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
@@ -547,6 +555,84 @@ def _read_file(path: Path) -> bytes:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+# -- app (the simulated tablet's surfaces under app protection) ---------------------------------
+
+
+def app(rt: Runtime) -> int:
+    store = rt.store()
+    with store.exclusive():
+        rt.agent(store).require_unlocked()
+        return _app(rt, rt.protection(store))
+
+
+def _app(rt: Runtime, protection: DeviceProtection) -> int:
+    args = rt.args
+    action = args.app_action
+    tablet = protection.tablet()
+    if action == "list":
+        managed = describe_spaces(tablet.spaces)
+        personal = [a for a in rt.profile().load().installed_apps if not tablet.is_managed(a)]
+        waiting = len(protection.denials().pending())
+        if args.json:
+            listing = {"managed": managed, "personal": personal, "events_not_reported": waiting}
+            print(json.dumps(listing, indent=2))
+        else:
+            for space in managed:
+                print(f"managed   {space['package']}  files={space['files']}  pin_set={space['pin_set']}")
+            for package in personal:
+                print(f"personal  {package}")
+            print(f"protection events waiting to be reported: {waiting}")
+        return 0
+    if action == "install-personal":
+        tablet.install_personal(args.package)
+        print(f"{args.package} is installed as a personal app")
+        return 0
+    if action == "copy":
+        text = args.text if args.text is not None else sys.stdin.read()
+        return _verdict(args, tablet.copy(args.source, args.target, text))
+    if action == "save-as":
+        return _verdict(args, tablet.save_as(args.package, args.name, args.to))
+    if action == "screenshot":
+        return _verdict(args, tablet.screenshot(args.package))
+    if action == "set-pin":
+        return _verdict(args, tablet.set_pin(args.package, args.pin))
+    if action == "unlock":
+        return _verdict(args, tablet.unlock(args.package, args.pin))
+    if action == "open":
+        return _verdict(args, tablet.open(args.package))
+    if action == "write":
+        source = args.source
+        data = sys.stdin.buffer.read() if source in (None, "-") else _read_file(Path(source))
+        return _verdict(args, tablet.write_file(args.package, args.name, data))
+    answer = tablet.read_file(args.package, args.name)
+    if answer.data is not None:
+        if args.output:
+            Path(args.output).write_bytes(answer.data)
+        else:
+            sys.stdout.buffer.write(answer.data)
+            sys.stdout.flush()
+            return 0
+    return _verdict(args, answer.verdict)
+
+
+def _verdict(args: argparse.Namespace, verdict: Verdict) -> int:
+    """The policy's verdict on standard output; exit 0 when allowed, 12 when refused."""
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "allowed": verdict.allowed,
+                    "code": verdict.code,
+                    "reason": verdict.reason,
+                    "wiped": verdict.wipe,
+                }
+            )
+        )
+    else:
+        print(f"{'allowed' if verdict.allowed else 'denied'} ({verdict.code}): {verdict.reason}")
+    return 0 if verdict.allowed else ProtectionDenied.exit_code
+
+
 # -- simulate ----------------------------------------------------------------------------------
 
 
@@ -684,6 +770,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     p.set_defaults(handler=files)
 
+    _app_parser(commands)
+
     p = commands.add_parser("simulate", help="enroll and drive a fleet of simulated devices")
     p.add_argument("--server", required=True, help="the gateway's public address, https://...")
     p.add_argument("--devices", type=int, required=True)
@@ -702,6 +790,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=simulate)
     return parser
+
+
+def _app_parser(commands: Any) -> None:
+    """``app ...``: drive the simulated tablet's clipboard, sharing, screenshots and app PINs."""
+    p = commands.add_parser(
+        "app", help="a managed or personal app on the simulated tablet, under its protection policy"
+    )
+    actions = p.add_subparsers(dest="app_action", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, *arguments: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+        for argument in arguments:
+            parser.add_argument(argument)
+        parser.add_argument("--json", action="store_true", help="the verdict as JSON")
+        return parser
+
+    action("list", "managed apps (data spaces, policies) and personal apps")
+    action("install-personal", "install a personal (unmanaged) app", "package")
+    copy = action("copy", "copy text in one app and paste it into another (the clipboard)")
+    copy.add_argument("--from", dest="source", required=True, metavar="PKG")
+    copy.add_argument("--to", dest="target", required=True, metavar="PKG")
+    copy.add_argument("--text", help="what to copy (default: standard input)")
+    save = action(
+        "save-as", "save an app's file to another managed app, or to personal storage", "package", "name"
+    )
+    save.add_argument("--to", required=True, metavar=f"PKG|{PERSONAL_STORAGE}")
+    action("screenshot", "take a screenshot while the app shows", "package")
+    action("set-pin", "choose the app's PIN", "package").add_argument("--pin", required=True)
+    action("unlock", "unlock the app with its PIN", "package").add_argument("--pin", required=True)
+    action("open", "open the app (offline limits and PIN)", "package")
+    write = action(
+        "write", "the app stores a file in its data space (from SOURCE, or standard input)", "package", "name"
+    )
+    write.add_argument("source", nargs="?")
+    action("read", "the app reads a file from its data space", "package", "name").add_argument(
+        "-o", "--output"
+    )
+    p.set_defaults(handler=app)
 
 
 def main(

@@ -25,6 +25,7 @@ from govmobile_device.container import WorkContainer
 from govmobile_device.errors import AgentError
 from govmobile_device.profile import DeviceProfile
 from govmobile_device.protocol import Command, CommandResult
+from govmobile_device.sandbox import AppSpaces, ManagedApps
 from govmobile_device.state import AgentState, DeviceIdentity, Message, PendingInstall
 
 
@@ -44,6 +45,9 @@ class CommandContext:
     now: dt.datetime
     #: Runs simplereenroll now and returns the new identity.
     renew: Callable[[], Awaitable[DeviceIdentity]]
+    #: The managed apps and their data spaces (selective wipe); none on simulated fleet devices.
+    managed_apps: ManagedApps | None = None
+    app_spaces: AppSpaces | None = None
 
 
 Handler = Callable[[CommandContext, Command], Awaitable[CommandResult]]
@@ -103,8 +107,17 @@ async def wipe(ctx: CommandContext, command: Command) -> CommandResult:
 
 
 async def selective_wipe(ctx: CommandContext, command: Command) -> CommandResult:
-    """Crypto-erase the work container and sign a receipt of what was destroyed."""
-    destroyed = ctx.container.erase()
+    """Remove the managed apps and their data spaces, crypto-erase the work container, and sign a
+    receipt of what was destroyed (``app:<package>`` for each app). Personal apps stay."""
+    apps: list[str] = []
+    if ctx.managed_apps is not None:
+        packages = ctx.managed_apps.managed_packages()
+        if ctx.app_spaces is not None:
+            ctx.app_spaces.remove_spaces(packages)
+        for package in packages:
+            ctx.managed_apps.remove_managed_app(package)
+        apps = [f"app:{package}" for package in packages]
+    destroyed = [*apps, *ctx.container.erase()]
     ctx.state.pending_installs = []
     return acknowledged(command, signed_receipt(ctx.identity, command.id, destroyed, ctx.now))
 

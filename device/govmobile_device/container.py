@@ -31,6 +31,8 @@ from govmobile_device.files import private_directory, read_private, shred, write
 from govmobile_device.keystore import Keystore
 
 KEYSTORE_ENTRY = "container"
+#: The managed apps' data spaces, inside the container (sandbox.py).
+APPS_DIRECTORY = "apps"
 MAX_NAME = 200
 
 
@@ -110,7 +112,10 @@ class FileContainer:
         ]
 
     def erase(self) -> list[str]:
-        """Crypto-erase: destroy the wrapping key and the data key, then the files."""
+        """Crypto-erase: destroy the wrapping key and the data key, then the files.
+
+        The managed apps' data spaces (``sandbox.py``, under ``apps/``) go too: their keys are
+        wrapped by the data key destroyed here, and their files are shredded after it."""
         try:
             key = self._data_key(create=False)
             names = sorted(self._index(key)) if key is not None else []
@@ -123,7 +128,24 @@ class FileContainer:
         if blobs.is_dir():
             for path in blobs.iterdir():
                 shred(path)
+        apps = self.directory / APPS_DIRECTORY
+        if apps.is_dir():
+            for path in sorted(apps.rglob("*"), reverse=True):
+                if path.is_symlink():
+                    path.unlink()
+                elif path.is_file():
+                    shred(path)
+                else:
+                    path.rmdir()
+            apps.rmdir()
         return names
+
+    def data_key(self) -> bytes:
+        """The container's data key (made with the container when there is none yet): it wraps
+        each managed app's own key (``sandbox.py``)."""
+        key = self._data_key(create=True)
+        assert key is not None
+        return key
 
     # -- keys and index ------------------------------------------------------------------------
 

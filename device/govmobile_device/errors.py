@@ -15,7 +15,8 @@ exit code, never a traceback::
      ├── StateError                  8   a state file is damaged or the keystore cannot be opened
      ├── DeviceLocked                9   the device is locked by its administrator
      ├── NotAvailable               10   a feature this appliance version does not offer yet
-     └── DeviceWiped                11   the administrator wiped this device; its state is gone
+     ├── DeviceWiped                11   the administrator wiped this device; its state is gone
+     └── ProtectionDenied           12   a managed app's protection policy refused the action
 
 Exit code 1 is left for bugs (an unexpected exception, reported without its traceback unless
 ``--debug`` is given).
@@ -102,3 +103,7 @@ class NotAvailable(AgentError):
 
 class DeviceWiped(AgentError):
     exit_code = 11
+
+
+class ProtectionDenied(AgentError):
+    exit_code = 12

@@ -254,6 +254,10 @@ class Gateway:
         """Any other resource behind the gateway (intranet apps under /apps/)."""
         return await self._request("GET", path)
 
+    async def post_json(self, path: str, body: bytes) -> httpx.Response:
+        """A JSON body to a service behind the gateway (the portal's protection-event reports)."""
+        return await self._request("POST", path, content=body, headers={"Content-Type": "application/json"})
+
     # -- errors ------------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -326,7 +326,10 @@ class FileStore:
         # Managed apps and the portal's trust (installed_apps.py, portal.py) go with the device.
         _destroy_tree(self.directory / "apps")
         _destroy_tree(self.directory / "portal")
-        for path in (self.identity_path, self.state_path):
+        # A full wipe is a factory reset: the personal apps' data and the queued protection
+        # events (which name government apps) go too; a selective wipe leaves them.
+        _destroy_tree(self.directory / "personal")
+        for path in (self.identity_path, self.state_path, self.directory / "protection-events.json"):
             shred(path)
         for path in self.directory.glob(".*.tmp"):
             shred(path)

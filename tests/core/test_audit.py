@@ -119,3 +119,23 @@ def test_event_hash_is_stable_across_time_zones() -> None:
         "prev_hash": "0",
     }
     assert audit.event_hash(occurred_at=moment, **common) == audit.event_hash(occurred_at=elsewhere, **common)  # type: ignore[arg-type]
+
+
+def test_a_batch_is_the_same_chain_as_one_event_at_a_time(database: Database) -> None:
+    _append(database, 2)
+    batch = [
+        audit.NewEvent(
+            actor="device:d1", action="portal.protection.denied", target=f"app:a{i}", details={"i": i}
+        )
+        for i in range(3)
+    ]
+    with database.transaction() as session:
+        written = audit.record_many(session, batch)
+        assert audit.record_many(session, []) == []
+    _append(database, 1)
+    with database.session() as session:
+        assert audit.verify_chain(session).ok
+        events = session.exec(select(audit.AuditEvent).order_by(col(audit.AuditEvent.id))).all()
+    assert [e.id for e in written] == [3, 4, 5]
+    assert [e.target for e in events] == ["thing:0", "thing:1", "app:a0", "app:a1", "app:a2", "thing:0"]
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]

@@ -222,7 +222,10 @@ SERVICES = {
     appliance.OFFICE_CONTAINER: ({"govmobile-intranet"}, set(), {"/tmp"}, set()),
     # Its volume (the TUF repository and uploads) is the gateway's too, read-only there.
     appliance.PORTAL_CONTAINER: (
-        {"govmobile-internal"}, {"/var/lib/govmobile/data", "/var/lib/govmobile/portal"}, {"/tmp"}, set()
+        {"govmobile-internal"},
+        {"/var/lib/govmobile/data", "/var/lib/govmobile/portal"},
+        {"/tmp"},
+        set(),
     ),
 }
 

@@ -98,7 +98,10 @@ def test_the_repository_follows_a_root_the_controller_renewed(tmp_path: Path) ->
 
     def keeper() -> RepositoryKeeper:
         return RepositoryKeeper(
-            portal, PortalKeys.load(controller / "online"), lambda: now, root_file=controller / "roots" / "root.json"
+            portal,
+            PortalKeys.load(controller / "online"),
+            lambda: now,
+            root_file=controller / "roots" / "root.json",
         )
 
     # The deploy hands the portal the root chain (roots/) and the newest as root.json.
@@ -142,12 +145,18 @@ def test_the_command_says_what_it_did_and_refuses_clearly(tmp_path: Path) -> Non
     passphrase_file.write_bytes(PASSPHRASE + b"\n")
     command = [sys.executable, "-m", "govmobile.portal", "keep-root", "--dir", str(tmp_path / "portal")]
 
-    made = subprocess.run([*command, "--passphrase-file", str(passphrase_file)], capture_output=True, text=True)
+    made = subprocess.run(
+        [*command, "--passphrase-file", str(passphrase_file)], capture_output=True, text=True
+    )
     kept = subprocess.run(command, capture_output=True, text=True)
     (tmp_path / "portal" / "root.json").write_text("{not json")
     refused = subprocess.run(command, capture_output=True, text=True)
 
-    assert made.returncode == 0 and made.stdout.startswith("made root version 1"), made
-    assert kept.returncode == 0 and kept.stdout.startswith("kept root version 1"), kept
-    assert refused.returncode == 2 and "root metadata cannot be read" in refused.stderr and not refused.stdout
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("made root version 1"), made.stdout
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.startswith("kept root version 1"), kept.stdout
+    assert refused.returncode == 2
+    assert "root metadata cannot be read" in refused.stderr
+    assert not refused.stdout
     assert "Traceback" not in refused.stderr

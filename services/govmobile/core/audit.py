@@ -152,6 +152,64 @@ def record(
     return event
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of a batch for :func:`record_many` (the arguments of :func:`record`)."""
+
+    actor: str
+    action: str
+    target: str = ""
+    tenant_id: str | None = None
+    details: dict[str, Any] | None = None
+
+
+def record_many(
+    session: Session, events: list[NewEvent], *, now: dt.datetime | None = None
+) -> list[AuditEvent]:
+    """Append several events to the chain at once, inside the caller's transaction.
+
+    The same chain as one :func:`record` per event, written with one lock of the head, one
+    multi-row insert and one update: a device's report of a hundred events holds the head (and so
+    every other audited write) for one round trip instead of three hundred."""
+    if not events:
+        return []
+    connection = session.connection()
+    head = _HEAD.c
+    last_id, last_hash = connection.execute(
+        select(head.last_event_id, head.last_hash).where(head.id == 1).with_for_update()
+    ).one()
+    occurred_at = now or utcnow()
+    written: list[AuditEvent] = []
+    for new in events:
+        details_text = json.dumps(new.details or {}, sort_keys=True, separators=(",", ":"), default=str)
+        last_id += 1
+        event = AuditEvent(
+            id=last_id,
+            occurred_at=occurred_at,
+            actor=new.actor,
+            tenant_id=new.tenant_id,
+            action=new.action,
+            target=new.target,
+            details=details_text,
+            prev_hash=last_hash,
+            hash=event_hash(
+                event_id=last_id,
+                occurred_at=occurred_at,
+                actor=new.actor,
+                tenant_id=new.tenant_id,
+                action=new.action,
+                target=new.target,
+                details=details_text,
+                prev_hash=last_hash,
+            ),
+        )
+        last_hash = event.hash
+        written.append(event)
+    connection.execute(insert(_EVENTS), [event.model_dump() for event in written])
+    connection.execute(update(_HEAD).where(head.id == 1).values(last_event_id=last_id, last_hash=last_hash))
+    return written
+
+
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 

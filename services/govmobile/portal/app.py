@@ -16,10 +16,12 @@ from govmobile.core.settings import load_settings
 from govmobile.portal.api.admin import UPLOAD_PATH, portal_admin_router
 from govmobile.portal.api.device import portal_device_router
 from govmobile.portal.api.installations import installation_admin_router, installation_device_router
+from govmobile.portal.api.protection_events import protection_event_router
 from govmobile.portal.catalogue import Catalogue
 from govmobile.portal.delivery import Delivery
 from govmobile.portal.installations import Installations
 from govmobile.portal.packages import PackageLimits
+from govmobile.portal.protection_reports import ProtectionReports
 from govmobile.portal.settings import PortalSettings
 from govmobile.portal.signatures import Apksigner, SignatureVerifier
 from govmobile.portal.targeting import Targeting
@@ -117,6 +119,9 @@ def create_app(
     app.include_router(installation_device_router(installations, presented_certificate))
     app.include_router(
         portal_device_router(delivery, presented_certificate, internal_prefix=settings.internal_files_prefix)
+    )
+    app.include_router(
+        protection_event_router(delivery, ProtectionReports(database, clock), presented_certificate)
     )
     app.include_router(operation_router(database, registry))
     app.state.keeper = keeper

@@ -70,7 +70,9 @@ def keep_root(directory: Path, passphrase: bytes | None, *, now: dt.datetime) ->
     newest = directory / NEWEST_ROOT
     if not newest.exists():
         if (directory / ROOT_KEY_FILE).exists():
-            raise RootKeepingError(f"{directory / ROOT_KEY_FILE} exists without the root it signed ({newest})")
+            raise RootKeepingError(
+                f"{directory / ROOT_KEY_FILE} exists without the root it signed ({newest})"
+            )
         return _make(directory, _required(passphrase, "make the portal's root"), now)
     root = _read_root(newest)
     if now < root.signed.expires - ROOT_LIFETIME / 2:
