@@ -40,6 +40,7 @@ from govmobile_device.errors import (
     ServerRefused,
     ServerUnreachable,
     StateError,
+    UsageError,
 )
 from govmobile_device.gateway import Gateway
 from govmobile_device.profile import DeviceProfile
@@ -51,6 +52,7 @@ from govmobile_device.protocol import (
     Location,
     Posture,
 )
+from govmobile_device.sandbox import ManagedApps
 from govmobile_device.state import AgentState, DeviceIdentity, StateStore
 from govmobile_device.tablet import DeviceProtection
 
@@ -269,6 +271,8 @@ class Agent:
         """Required apps in, uninstalled apps out, due retries, the report; True when the managed
         apps changed. A portal failure never fails the check-in (the MDM part of it is done): it is
         logged and tried again next time."""
+        if self.store.load_state().work_container_wiped_at is not None:
+            return False  # government apps stay away after a selective wipe (AgentState)
         before = self.portal.inventory()
         try:
             await self.portal.converge(self.identity())
@@ -283,7 +287,8 @@ class Agent:
     def _protection_context(self) -> dict[str, Any]:
         if self.protection is None:
             return {}
-        return {"managed_apps": self.protection.managed_apps(), "app_spaces": self.protection.spaces()}
+        managed = _ManagedApps(self.portal, self.protection.managed_apps())
+        return {"managed_apps": managed, "app_spaces": self.protection.spaces()}
 
     async def _report_protection_events(self) -> None:
         """Send the queued protection events to the portal; a failure leaves them for next time.
@@ -422,6 +427,11 @@ class Agent:
                 "until it is unlocked"
             )
 
+    def require_work_container(self) -> None:
+        """Government apps install only while the work container has not been wiped."""
+        if self.store.load_state().work_container_wiped_at is not None:
+            raise UsageError(commands.WIPED_NO_APPS)
+
     # -- long-running ------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, heartbeat: float | None = None) -> None:
@@ -497,3 +507,21 @@ async def _first_of(stop: asyncio.Event, other: asyncio.Event, timeout: float | 
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+class _ManagedApps:
+    """What a selective wipe removes: the apps the portal installed (their records, packages and
+    data spaces go), and any other app with a data space on the tablet."""
+
+    def __init__(self, portal: AppPortal, spaces: ManagedApps) -> None:
+        self.portal = portal
+        self.spaces = spaces
+
+    def managed_packages(self) -> list[str]:
+        return sorted({*self.portal.installed_packages(), *self.spaces.managed_packages()})
+
+    def remove_managed_app(self, package: str) -> None:
+        if package in self.portal.installed_packages():
+            self.portal.forget(package)
+        else:
+            self.spaces.remove_managed_app(package)

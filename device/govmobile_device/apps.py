@@ -56,6 +56,10 @@ class AppPortal(Protocol):
     def inventory(self) -> list[dict[str, object]]:
         """The posture's app inventory: ``{"package", "version_code", "signer"}`` per installed app."""
 
+    def forget(self, package: str) -> None:
+        """Remove a managed app here without asking the portal (a selective wipe); the next
+        report to the portal says it is gone."""
+
 
 class PortalNotAvailable:
     async def catalogue(self, identity: DeviceIdentity) -> list[CatalogueEntry]:
@@ -78,3 +82,6 @@ class PortalNotAvailable:
 
     def inventory(self) -> list[dict[str, object]]:
         return []
+
+    def forget(self, package: str) -> None:
+        return None

@@ -88,7 +88,7 @@ class Runtime:
 
     def agent(self, store: FileStore, **options: Any) -> Agent:
         timeout = self.timeout
-        options.setdefault("portal", self.installer())
+        options.setdefault("portal", self.installer(store))
         options.setdefault("protection", self.protection(store))
         return Agent(
             store,
@@ -99,8 +99,9 @@ class Runtime:
             **options,
         )
 
-    def installer(self) -> AppInstaller:
-        """The managed apps, from the portal (``STATE/apps``, ``STATE/portal``)."""
+    def installer(self, store: FileStore | None = None) -> AppInstaller:
+        """The managed apps, from the portal (``STATE/apps``, ``STATE/portal``), each with its data
+        space in the work container (``STATE/container/apps``)."""
         timeout = self.timeout
         return AppInstaller(
             FileAppRecords(self.state_dir / "apps"),
@@ -108,6 +109,7 @@ class Runtime:
             clock=self.clock,
             connect=lambda identity: PortalConnection(identity, timeout=timeout),
             log=self.log,
+            spaces=self.protection(store or self.store()).installer_spaces(),
         )
 
     def protection(self, store: FileStore) -> DeviceProtection:
@@ -427,6 +429,7 @@ def apps(rt: Runtime) -> int:
     action = getattr(rt.args, "apps_action", None) or "list"
     if action in ("install", "request", "update"):
         rt.agent(store).require_unlocked()
+        rt.agent(store).require_work_container()
     installer = rt.installer()
 
     async def work(agent: Agent) -> int:

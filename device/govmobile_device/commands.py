@@ -106,6 +106,9 @@ async def wipe(ctx: CommandContext, command: Command) -> CommandResult:
     return acknowledged(command)
 
 
+WIPED_NO_APPS = "a selective wipe removed the government apps from this device: they come back when the device is enrolled again"
+
+
 async def selective_wipe(ctx: CommandContext, command: Command) -> CommandResult:
     """Remove the managed apps and their data spaces, crypto-erase the work container, and sign a
     receipt of what was destroyed (``app:<package>`` for each app). Personal apps stay."""
@@ -119,6 +122,7 @@ async def selective_wipe(ctx: CommandContext, command: Command) -> CommandResult
         apps = [f"app:{package}" for package in packages]
     destroyed = [*apps, *ctx.container.erase()]
     ctx.state.pending_installs = []
+    ctx.state.work_container_wiped_at = ctx.now
     return acknowledged(command, signed_receipt(ctx.identity, command.id, destroyed, ctx.now))
 
 
@@ -181,6 +185,8 @@ async def install_app(ctx: CommandContext, command: Command) -> CommandResult:
     An app the device cannot install now (not offered, refused, unreachable) is answered with an
     error naming the reason; a required app keeps being retried at check-ins on its own."""
     payload = _App.model_validate(command.payload)
+    if ctx.state.work_container_wiped_at is not None:
+        return failed(command, WIPED_NO_APPS)
     try:
         version_code = await ctx.portal.install(ctx.identity, payload.app_id)
     except NoPortal as error:

@@ -25,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from govmobile_device.apps import CatalogueEntry
 from govmobile_device.desired_state import DesiredApp, DesiredState, DesiredStateVerifier
@@ -59,6 +59,10 @@ class DataSpaces(Protocol):
     def remove_space(self, package: str) -> None:
         """Destroy the app's data space and its key, at removal."""
 
+    def apply_protection(self, entries: Iterable[Mapping[str, Any]]) -> object:
+        """Give each app that has a space the protection policy of its entry (``package``,
+        ``protection``) in the last verified desired-state document."""
+
 
 class NoDataSpaces:
     """No sandbox in this agent: apps install, but get no data space of their own (``status`` says so)."""
@@ -69,6 +73,9 @@ class NoDataSpaces:
         return None
 
     def remove_space(self, package: str) -> None:
+        return None
+
+    def apply_protection(self, entries: Iterable[Mapping[str, Any]]) -> object:
         return None
 
 
@@ -152,6 +159,12 @@ class AppInstaller:
     def inventory(self) -> list[dict[str, object]]:
         return self.records.load().inventory()
 
+    def forget(self, package: str) -> None:
+        records = self.records.load()
+        if package in records.installed:
+            self._remove(records, package)
+            self.records.save(records)
+
     # -- for status and the command line --------------------------------------------------------
 
     def entries(self) -> list[CatalogueEntry]:
@@ -185,6 +198,10 @@ class AppInstaller:
             try:
                 self._accept_desired_state(client, records, identity.device_id)
                 result = work(client, records)
+                # After the installs, so that a space opened just now gets its policy too.
+                self.spaces.apply_protection(
+                    [{"package": app.package, "protection": app.protection} for app in records.catalogue]
+                )
             finally:
                 self._report(client, records, identity.device_id)
                 self.records.save(records)

@@ -110,6 +110,10 @@ class AgentState(BaseModel):
     server_view: DeviceStatus | None = None
     policy: Policy | None = None
     last_checkin_at: dt.datetime | None = None
+    #: When a selective wipe removed the government apps and the work container. As with a work
+    #: profile removed from an Android device, no managed app comes back until the device is
+    #: enrolled again (a required app would otherwise reinstall at the very next check-in).
+    work_container_wiped_at: dt.datetime | None = None
 
     def keep_message(self, message: Message) -> None:
         self.messages = [*self.messages, message][-MAX_MESSAGES:]

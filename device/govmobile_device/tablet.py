@@ -20,10 +20,10 @@ Apps on the simulated tablet are of two kinds:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from govmobile_device.denials import DenialQueue, ProtectionEvent
 from govmobile_device.errors import UsageError
@@ -271,6 +271,28 @@ class SpaceManagedApps:
             self.profile.save(profile)
 
 
+class InstallerSpaces:
+    """The installer's data spaces (``installer.DataSpaces``): a managed app's space is opened when
+    it is installed, destroyed with its key when it is removed, and given its policy from each
+    verified desired-state document."""
+
+    provisioned = True
+
+    def __init__(self, spaces: Callable[[], AppSpaces], clock: Callable[[], dt.datetime]) -> None:
+        # Opened when used: the work container exists only once the device is enrolled.
+        self.spaces = spaces
+        self.clock = clock
+
+    def open_space(self, package: str) -> None:
+        self.spaces().open_space(package, now=self.clock())
+
+    def remove_space(self, package: str) -> None:
+        self.spaces().remove_space(package)
+
+    def apply_protection(self, entries: Iterable[Mapping[str, Any]]) -> object:
+        return self.spaces().apply_protection(entries)
+
+
 @dataclass
 class DeviceProtection:
     """App protection for one device's state directory: its spaces, its events, its tablet."""
@@ -284,6 +306,9 @@ class DeviceProtection:
 
     def denials(self) -> DenialQueue:
         return DenialQueue.in_state(self.store.directory)
+
+    def installer_spaces(self) -> InstallerSpaces:
+        return InstallerSpaces(self.spaces, self.clock)
 
     def managed_apps(self) -> SpaceManagedApps:
         return SpaceManagedApps(self.spaces(), self.profile)

@@ -25,6 +25,8 @@ from govmobile_device import pki
 from govmobile_device.agent import Agent
 from govmobile_device.installed_apps import AppRecords, FileAppRecords
 from govmobile_device.installer import AppInstaller, InstallBackoff
+from govmobile_device.sandbox import AppSpaces
+from govmobile_device.tablet import DeviceProtection, InstallerSpaces
 from tests.device.conftest import Tablet, command_of, send
 from tests.portal.test_portal_api import assign, published
 from tests.support.apks import ApkFactory, AppSpec
@@ -34,22 +36,6 @@ from tests.support.mdm import Admin, Department, new_token
 
 PACKAGE = "cn.gov.example.inspect"
 OTHER = "cn.gov.example.other"
-
-
-class RecordingSpaces:
-    """Stands in for the sandbox's data spaces (portal-protect's module, built beside this one):
-    records what the installer asks of the seam."""
-
-    provisioned = True
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-    def open_space(self, package: str) -> None:
-        self.calls.append(("open", package))
-
-    def remove_space(self, package: str) -> None:
-        self.calls.append(("remove", package))
 
 
 @pytest.fixture
@@ -279,19 +265,24 @@ def test_the_uninstall_intent_removes_the_app_and_its_data_space(
     release = published(water_admin, apks.build(AppSpec()))
     required = assign(water_admin, release["app_id"], "department", water.tenant_id).json()
     tablet = enrolled(tablets, "tablet", new_token(platform, water))
-    spaces = RecordingSpaces()
-    check_in(tablet.agent(portal=installer(tablet, clock, spaces=spaces)))
+    # The sandbox's real data spaces: the installer opens the app's at install, with its policy.
+    spaces = AppSpaces(tablet.store.container())
+    sandbox = InstallerSpaces(lambda: spaces, clock)
+    check_in(tablet.agent(portal=installer(tablet, clock, spaces=sandbox)))
     assert PACKAGE in records(tablet).installed
-    assert spaces.calls == [("open", PACKAGE)]
+    assert spaces.packages() == [PACKAGE]
+    assert spaces.policy(PACKAGE) is not None  # the department's protective default
+    spaces.put(PACKAGE, "inspection.txt", b"flood level 3.2 m", now=clock())
 
     water_admin.ok("DELETE", f"/api/v1/portal/assignments/{required['id']}")
     assert (
         assign(water_admin, release["app_id"], "department", water.tenant_id, "uninstall").status_code == 201
     )
-    check_in(tablet.agent(portal=installer(tablet, clock, spaces=spaces)))
+    check_in(tablet.agent(portal=installer(tablet, clock, spaces=sandbox)))
     assert records(tablet).installed == {}
     assert not (tablet.state / "apps" / "packages" / f"{PACKAGE}.apk").exists()
-    assert spaces.calls == [("open", PACKAGE), ("remove", PACKAGE)]
+    assert spaces.packages() == []  # its space and key are gone with it
+    assert not spaces.has_space(PACKAGE)
     [seen] = water_admin.ok("GET", f"/api/v1/portal/devices/{tablet.device_id}/apps")["installations"]
     assert seen["state"] == "removed"
 
@@ -360,3 +351,57 @@ def test_the_apps_command_lists_requests_and_removes(
     status = json.loads(tablet.ok("status", "--json").out)
     assert [a["package"] for a in status["managed_apps"]["installed"]] == [PACKAGE]
     assert tablet("apps", "install", "cn.gov.made.up").code == 10
+
+
+def test_an_installed_app_is_protected_by_policy_and_gone_after_a_selective_wipe(
+    apks: ApkFactory,
+    water: Department,
+    platform: Admin,
+    water_admin: Admin,
+    tablets: Callable[[str], Tablet],
+    clock: Clock,
+) -> None:
+    """Issue 12's promise on the device, with the real installer and the real sandbox together:
+    the app the department requires installs at check-in into a data space of its own under the
+    department's protective default; a copy to a personal app is refused; a selective wipe
+    removes the app, its records and its data, and leaves the personal app and its data."""
+    release = published(water_admin, apks.build(AppSpec()))
+    assert assign(water_admin, release["app_id"], "department", water.tenant_id).status_code == 201
+    tablet = enrolled(tablets, "tablet", new_token(platform, water))
+    protection = DeviceProtection(tablet.store, tablet.profile, clock)
+
+    def agent() -> Agent:
+        sandbox = protection.installer_spaces()
+        return tablet.agent(portal=installer(tablet, clock, spaces=sandbox), protection=protection)
+
+    check_in(agent())
+    assert PACKAGE in records(tablet).installed
+    device = protection.tablet()
+    device.install_personal("com.example.chat")
+    assert device.is_managed(PACKAGE)
+    assert device.write_file(PACKAGE, "inspection.txt", b"pier 2: cracks").allowed
+    refused = device.copy(PACKAGE, "com.example.chat", "pier 2: cracks")
+    assert (refused.allowed, refused.code) == (False, "clipboard_to_unmanaged")
+    assert device.copy("com.example.chat", "com.example.chat", "holiday plans").allowed
+
+    command = platform.ok(
+        "POST", f"/api/v1/devices/{tablet.device_id}/commands", json={"type": "selective_wipe", "payload": {}}
+    )
+    check_in(agent())
+
+    result = platform.ok("GET", f"/api/v1/commands/{command['id']}")
+    assert result["state"] == "acknowledged", result
+    assert f"app:{PACKAGE}" in result["result"]["result"]["receipt"]["destroyed"]
+    assert PACKAGE not in records(tablet).installed
+    assert not (tablet.state / "apps" / "packages" / f"{PACKAGE}.apk").exists()
+    assert protection.spaces().packages() == []
+    assert not protection.tablet().is_managed(PACKAGE)
+    assert protection.tablet().personal_files("com.example.chat") == {"clipboard.txt": b"holiday plans"}
+    assert "com.example.chat" in tablet.profile.load().installed_apps
+    # As with a work profile removed: the required app does not come back until the device is
+    # enrolled again, at a later check-in or by command.
+    check_in(agent())
+    assert PACKAGE not in records(tablet).installed
+    outcome = tablet("apps", "install", PACKAGE)
+    assert outcome.code == 2, outcome.err
+    assert "enrolled again" in outcome.err
