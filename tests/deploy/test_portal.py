@@ -5,8 +5,9 @@ a device in the group finds it in its signed desired state and downloads it thro
 group never sees it and cannot fetch it by its URL. The TUF metadata devices trust comes from the
 root the controller made, which stays on the controller.
 
-The admins use govmobile-admin (`app upload`, `approve`, `publish`, `assign`, `status`), the
-devices are enrolled and served with curl and openssl."""
+The admins use govmobile-admin (`app upload`, `approve`, `publish`, `assign`, `status`); one
+device is enrolled and served with curl and openssl, one is the device agent, which installs the
+app at its check-in through TUF."""
 
 from __future__ import annotations
 
@@ -111,6 +112,19 @@ def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
     assert status == 200
     timestamp_key = controller_root["signed"]["roles"]["timestamp"]["keyids"][0]
     assert [s["keyid"] for s in json.loads(body)["signatures"]] == [timestamp_key]
+    # The device agent in the group, enrolled pinning the root: it learns the portal's TUF root
+    # from its enrollment profile and installs the required app at its check-in, verified
+    # through TUF; the admin sees the report.
+    agent = clients.Device(tmp_path / "agent")
+    agent_id = agent.enroll(
+        str(first("token", "create", "--tenant", slug, "--person", "li", "--json").json()["token"])
+    )
+    agent("checkin")
+    installed = agent("status", "--json").json()["managed_apps"]["installed"]
+    assert [(a["package"], a["sha256"]) for a in installed] == [(package, release["sha256"])]
+    reports = first("app", "status", agent_id, "--json").json()["installations"]
+    assert [(r["package"], r["state"]) for r in reports] == [(package, "installed")]
+
     # What the admin sees for each device.
     assert [a["package"] for a in first("app", "status", inside.device_id, "--json").json()["apps"]] == [
         package
