@@ -368,14 +368,18 @@ class Simulation:
 
     async def _activate_all(self, agents: list[Agent]) -> None:
         """Each device's first check-in (it becomes active), as the fleet comes online."""
+        await self._check_in_each(agents)
+
+    async def _check_in_each(self, agents: list[Agent]) -> None:
+        """One check-in from each device, a bounded number at a time."""
         gate = asyncio.Semaphore(self.config.enroll_concurrency)
 
-        async def activate(agent: Agent) -> None:
+        async def check_in(agent: Agent) -> None:
             async with gate:
                 with contextlib.suppress(AgentError):  # counted by the measured gateway
                     await agent.check_in()
 
-        await asyncio.gather(*(activate(agent) for agent in agents))
+        await asyncio.gather(*(check_in(agent) for agent in agents))
 
     async def _drive(self, agents: list[Agent], admin: AdminClient) -> tuple[int, set[int], int, int, float]:
         """The timed run: (commands queued, the devices they went to, ticks, ticks skipped, seconds)."""
@@ -449,14 +453,7 @@ class Simulation:
         """One more check-in from each device a command was sent to: a device answers its commands
         at its next check-in, which a slow run may not have left time for. A check-in delivers
         results round after round until the server has nothing more (Agent.check_in)."""
-        gate = asyncio.Semaphore(self.config.enroll_concurrency)
-
-        async def settle(agent: Agent) -> None:
-            async with gate:
-                with contextlib.suppress(AgentError):  # counted by the measured gateway
-                    await agent.check_in()
-
-        await asyncio.gather(*(settle(agent) for agent in agents))
+        await self._check_in_each(agents)
 
 
 def run_simulation(config: SimulationConfig, *, log: Callable[[str], None] | None = None) -> SimulationReport:
