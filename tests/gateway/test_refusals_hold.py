@@ -102,10 +102,20 @@ def reloading(
         thread.join(timeout=30)
 
 
+#: What ``status`` answers when nginx closed the connection without an answer.
+DROPPED = 0
+
+
 def status(mobile: ScriptedDevice) -> int:
-    """One request to the intranet app on a new TLS connection."""
+    """One request to the intranet app on a new TLS connection; ``DROPPED`` when nginx closed it
+    unanswered. An old worker ending after a reload closes the connections it accepted whose
+    request had not come yet (nginx's graceful shutdown; clients send again): nothing is let
+    through, and on a starved machine the moment between accepting and reading grows."""
     with mobile.tls_client() as client:
-        return client.get("/apps/busy/inbox").status_code
+        try:
+            return client.get("/apps/busy/inbox").status_code
+        except httpx.RemoteProtocolError:
+            return DROPPED
 
 
 def first(mobile: ScriptedDevice, wanted: int, timeout: float) -> None:
@@ -129,7 +139,7 @@ def test_a_refusal_is_never_taken_back_while_the_gateway_is_busy(
             try:
                 seen.append((sent, status(mobile)))
             except httpx.HTTPError:
-                seen.append((sent, 0))
+                seen.append((sent, DROPPED))
 
     with ThreadPoolExecutor(LOAD_THREADS) as pool, ThreadPoolExecutor(FOLLOWING) as burst:
         for _ in range(LOAD_THREADS):
@@ -143,12 +153,14 @@ def test_a_refusal_is_never_taken_back_while_the_gateway_is_busy(
                 refused_at = time.monotonic()
                 following = list(burst.map(lambda _: status(mobile), range(FOLLOWING)))
                 given_back = time.monotonic()
-                assert following == [403] * FOLLOWING, f"cycle {cycle}: {following}"
+                # Every one refused (or dropped by a worker ending after a reload, never answered).
+                assert set(following) <= {403, DROPPED}, f"cycle {cycle}: {following}"
+                assert 403 in following, f"cycle {cycle}: {following}"
                 # Nothing sent after the first refusal was let through, by any thread.
                 slipped = [code for sent, code in seen if refused_at < sent < given_back and code == 200]
                 assert not slipped, f"cycle {cycle}: {len(slipped)} requests let through after a refusal"
                 assert mobile.checkin(posture=GOOD_POSTURE).json()["device"]["compliant"] is True
         finally:
             stop.set()
-    assert {code for _, code in seen} <= {200, 403}
+    assert {code for _, code in seen} <= {200, 403, DROPPED}
     assert reloading() >= CYCLES // 2  # nginx did reload throughout
