@@ -13,7 +13,10 @@ in memory (``MemoryStore``) and its work container is empty. The simulator:
    slow answer; a tick that finds its device still busy, or too many requests in flight,
    is counted as skipped), optionally queueing commands through the admin API that the devices
    then answer in their check-ins;
-5. reports throughput, p50/p95/p99 latency of the check-in requests, and errors by kind.
+5. lets every device a command was sent to check in once more after the run, as it would at its
+   next check-in, so that every queued command is answered whatever the run's latencies were
+   (these check-ins are counted apart: they are not part of the timed run);
+6. reports throughput, p50/p95/p99 latency of the check-in requests, and errors by kind.
 
 Devices do not hold long-polls open here: at fleet scale that measures idle connections, not
 the check-in path.
@@ -104,7 +107,9 @@ class SimulationReport:
     checkins: int
     checkin_latency: dict[str, float]
     checkin_errors: dict[str, int]
+    ticks: int
     skipped_ticks: int
+    settle_checkins: int
     commands_queued: int
     command_results: dict[str, int]
     tenant_id: str
@@ -139,7 +144,9 @@ class SimulationReport:
             "checkin_throughput": round(self.throughput, 2),
             "checkin_latency_ms": self.checkin_latency,
             "checkin_errors": self.checkin_errors,
+            "ticks": self.ticks,
             "skipped_ticks": self.skipped_ticks,
+            "settle_checkins": self.settle_checkins,
             "commands_queued": self.commands_queued,
             "command_results": self.command_results,
             "tenant_id": self.tenant_id,
@@ -162,10 +169,11 @@ class SimulationReport:
                 f"first check-ins: {self.activate_rate:.1f} devices/s; latency {ms(self.activate_latency)}; "
                 f"errors: {errors(self.activate_errors)}",
                 f"check-ins: {self.checkins} in {self.duration:.1f} s = {self.throughput:.1f}/s "
-                f"(target {self.target_rate:g}/s, {self.skipped_ticks} ticks skipped)",
+                f"(target {self.target_rate:g}/s, {self.skipped_ticks} of {self.ticks} ticks skipped)",
                 f"check-in latency: {ms(self.checkin_latency)}",
                 f"check-in errors: {errors(self.checkin_errors)}",
-                f"commands: {self.commands_queued} queued; results delivered: {errors(self.command_results)}",
+                f"commands: {self.commands_queued} queued; results delivered: {errors(self.command_results)} "
+                f"({self.settle_checkins} check-ins after the run by the devices they went to)",
             ]
         )
 
@@ -216,6 +224,7 @@ class Simulation:
         self.log = log or (lambda text: None)
         self.activation = Measurements()
         self.measurements = Measurements()
+        self.settling = Measurements()
         self._phase = self.activation
         self.rng = random.Random()  # noqa: S311 - load pattern, not secrets
         self.run_id = secrets.token_hex(3)
@@ -248,7 +257,9 @@ class Simulation:
             await self._activate_all(agents)
             activate_seconds = time.perf_counter() - activate_started
             self._phase = self.measurements
-            queued, skipped, elapsed = await self._drive(agents, admin)
+            queued, commanded, ticks, skipped, elapsed = await self._drive(agents, admin)
+            self._phase = self.settling
+            await self._settle([agents[index] for index in sorted(commanded)])
             return SimulationReport(
                 devices_requested=config.devices,
                 devices_enrolled=len(identities),
@@ -262,10 +273,12 @@ class Simulation:
                 target_rate=config.rate,
                 checkins=len(self.measurements.latencies),
                 checkin_latency=percentiles(self.measurements.latencies),
-                checkin_errors=dict(self.measurements.errors),
+                checkin_errors=dict(self.measurements.errors + self.settling.errors),
+                ticks=ticks,
                 skipped_ticks=skipped,
+                settle_checkins=len(self.settling.latencies),
                 commands_queued=queued,
-                command_results=dict(self.measurements.results),
+                command_results=dict(self.measurements.results + self.settling.results),
                 tenant_id=tenant_id,
             )
         finally:
@@ -355,24 +368,32 @@ class Simulation:
 
     async def _activate_all(self, agents: list[Agent]) -> None:
         """Each device's first check-in (it becomes active), as the fleet comes online."""
+        await self._check_in_each(agents)
+
+    async def _check_in_each(self, agents: list[Agent]) -> None:
+        """One check-in from each device, a bounded number at a time."""
         gate = asyncio.Semaphore(self.config.enroll_concurrency)
 
-        async def activate(agent: Agent) -> None:
+        async def check_in(agent: Agent) -> None:
             async with gate:
                 with contextlib.suppress(AgentError):  # counted by the measured gateway
                     await agent.check_in()
 
-        await asyncio.gather(*(activate(agent) for agent in agents))
+        await asyncio.gather(*(check_in(agent) for agent in agents))
 
-    async def _drive(self, agents: list[Agent], admin: AdminClient) -> tuple[int, int, float]:
+    async def _drive(self, agents: list[Agent], admin: AdminClient) -> tuple[int, set[int], int, int, float]:
+        """The timed run: (commands queued, the devices they went to, ticks, ticks skipped, seconds)."""
         config = self.config
         if not agents:
-            return 0, 0, 0.0
+            return 0, set(), 0, 0, 0.0
         loop = asyncio.get_running_loop()
         busy: set[int] = set()
         tasks: set[asyncio.Task[None]] = set()
         skipped = 0
         interval = 1.0 / config.rate
+        # A whole number of ticks, each at its own time from the start (no drift, and the same
+        # count on a slow machine as on a fast one: only what is skipped differs).
+        ticks = max(1, round(config.duration * config.rate))
         started = loop.time()
         deadline = started + config.duration
         command_task = (
@@ -389,15 +410,11 @@ class Simulation:
             finally:
                 busy.discard(index)
 
-        tick = 0
-        next_at = started
-        while next_at < deadline:
-            delay = next_at - loop.time()
+        for tick in range(ticks):
+            delay = started + tick * interval - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             index = tick % len(agents)
-            tick += 1
-            next_at = started + tick * interval
             if index in busy or len(busy) >= config.max_in_flight:
                 skipped += 1
                 continue
@@ -408,28 +425,35 @@ class Simulation:
         if tasks:
             await asyncio.wait(set(tasks), timeout=config.timeout)
         elapsed = loop.time() - started
-        queued = 0
-        if command_task is not None:
-            queued = await command_task
-        return queued, skipped, elapsed
+        queued, commanded = (0, set()) if command_task is None else await command_task
+        return queued, commanded, ticks, skipped, elapsed
 
     async def _queue_commands(
         self, admin: AdminClient, agents: list[Agent], started: float, deadline: float
-    ) -> int:
-        """Spread the commands over the first half of the run, so devices can answer them."""
+    ) -> tuple[int, set[int]]:
+        """Spread the commands over the first half of the run, so devices can answer them; the
+        number queued and the devices they went to."""
         loop = asyncio.get_running_loop()
         spacing = (deadline - started) / 2 / self.config.commands
         queued = 0
+        commanded: set[int] = set()
         for number in range(self.config.commands):
             await asyncio.sleep(max(0.0, started + number * spacing - loop.time()))
-            agent = agents[number % len(agents)]
+            index = number % len(agents)
             kind, payload = COMMAND_MIX[number % len(COMMAND_MIX)]
             try:
-                await admin.send_command(agent.identity().device_id, kind, payload)
+                await admin.send_command(agents[index].identity().device_id, kind, payload)
                 queued += 1
+                commanded.add(index)
             except AgentError as error:
                 self.measurements.errors[f"queue_{_error_kind(error)}"] += 1
-        return queued
+        return queued, commanded
+
+    async def _settle(self, agents: list[Agent]) -> None:
+        """One more check-in from each device a command was sent to: a device answers its commands
+        at its next check-in, which a slow run may not have left time for. A check-in delivers
+        results round after round until the server has nothing more (Agent.check_in)."""
+        await self._check_in_each(agents)
 
 
 def run_simulation(config: SimulationConfig, *, log: Callable[[str], None] | None = None) -> SimulationReport:

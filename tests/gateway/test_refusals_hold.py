@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.support.devices import GOOD_POSTURE, ScriptedDevice
-from tests.support.gateway import Gateway
+from tests.support.gateway import DECISION_TIMEOUT, Gateway
 from tests.support.mdm import Admin, Department
 from tests.support.upstreams import RecordingUpstream
 
@@ -84,7 +84,10 @@ def reloading(
         while not stop.wait(RELOAD_EVERY):
             limit = limit % 50 + 1
             # A new connection each time: a reload closes idle keep-alive connections.
-            with httpx.Client(base_url=gateway.management_url, verify=context, headers=headers) as client:
+            # A slow answer on a starved machine is not this test's subject: wait for it.
+            with httpx.Client(
+                base_url=gateway.management_url, verify=context, headers=headers, timeout=DECISION_TIMEOUT
+            ) as client:
                 changed = client.put(
                     "/api/v1/routes/churn", json=route("churn", upstream[1], water.tenant_id, limit)
                 )
@@ -99,10 +102,20 @@ def reloading(
         thread.join(timeout=30)
 
 
+#: What ``status`` answers when nginx closed the connection without an answer.
+DROPPED = 0
+
+
 def status(mobile: ScriptedDevice) -> int:
-    """One request to the intranet app on a new TLS connection."""
+    """One request to the intranet app on a new TLS connection; ``DROPPED`` when nginx closed it
+    unanswered. An old worker ending after a reload closes the connections it accepted whose
+    request had not come yet (nginx's graceful shutdown; clients send again): nothing is let
+    through, and on a starved machine the moment between accepting and reading grows."""
     with mobile.tls_client() as client:
-        return client.get("/apps/busy/inbox").status_code
+        try:
+            return client.get("/apps/busy/inbox").status_code
+        except httpx.RemoteProtocolError:
+            return DROPPED
 
 
 def first(mobile: ScriptedDevice, wanted: int, timeout: float) -> None:
@@ -126,26 +139,28 @@ def test_a_refusal_is_never_taken_back_while_the_gateway_is_busy(
             try:
                 seen.append((sent, status(mobile)))
             except httpx.HTTPError:
-                seen.append((sent, 0))
+                seen.append((sent, DROPPED))
 
     with ThreadPoolExecutor(LOAD_THREADS) as pool, ThreadPoolExecutor(FOLLOWING) as burst:
         for _ in range(LOAD_THREADS):
             pool.submit(load)
         try:
             for cycle in range(CYCLES):
-                first(mobile, 200, timeout=10)
+                first(mobile, 200, timeout=DECISION_TIMEOUT)
                 noncompliant = mobile.checkin(posture={**GOOD_POSTURE, "passcode_set": False})
                 assert noncompliant.json()["device"]["compliant"] is False
-                first(mobile, 403, timeout=5)
+                first(mobile, 403, timeout=DECISION_TIMEOUT)
                 refused_at = time.monotonic()
                 following = list(burst.map(lambda _: status(mobile), range(FOLLOWING)))
                 given_back = time.monotonic()
-                assert following == [403] * FOLLOWING, f"cycle {cycle}: {following}"
+                # Every one refused (or dropped by a worker ending after a reload, never answered).
+                assert set(following) <= {403, DROPPED}, f"cycle {cycle}: {following}"
+                assert 403 in following, f"cycle {cycle}: {following}"
                 # Nothing sent after the first refusal was let through, by any thread.
                 slipped = [code for sent, code in seen if refused_at < sent < given_back and code == 200]
                 assert not slipped, f"cycle {cycle}: {len(slipped)} requests let through after a refusal"
                 assert mobile.checkin(posture=GOOD_POSTURE).json()["device"]["compliant"] is True
         finally:
             stop.set()
-    assert {code for _, code in seen} <= {200, 403}
+    assert {code for _, code in seen} <= {200, 403, DROPPED}
     assert reloading() >= CYCLES // 2  # nginx did reload throughout

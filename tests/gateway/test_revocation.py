@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.devices import GOOD_POSTURE, ScriptedDevice
-from tests.support.gateway import Gateway
+from tests.support.gateway import DECISION_TIMEOUT, Gateway
 from tests.support.mdm import Admin
 from tests.support.upstreams import RecordingUpstream
 
@@ -112,7 +112,7 @@ def test_a_revoked_certificate_is_refused_over_a_resumed_session(
         return exchange.status == 401 and json.loads(exchange.body)["error"] == "certificate_refused"
 
     # Within the same five seconds in which a fresh handshake is refused.
-    gateway.wait_until(refused_by_the_gateway, timeout=5)
+    gateway.wait_until(refused_by_the_gateway, timeout=DECISION_TIMEOUT)
     assert time.monotonic() - revoked < 5
     seen_by_upstream = len(upstream[0].requests)
     for name, request in DEVICE_ENDPOINTS.items():

@@ -30,6 +30,12 @@ from tests.support.pki import issue_server_certificate
 from tests.support.servers import free_port, serving
 from tests.support.upstreams import RecordingUpstream
 
+#: How long a test waits for the gateway to act on an access change (a refusal, access given
+#: back, a reload). Generous on purpose: tests prove what the gateway decides; how fast (its
+#: 5 s promise) is measured by bench/gateway.py and checked on the deployed appliance, not on a
+#: machine that a soak or a CPU hog may starve for seconds.
+DECISION_TIMEOUT = 30.0
+
 
 @dataclass(frozen=True)
 class GatewayTls:
