@@ -19,6 +19,7 @@ from govmobile_client.models import (
     Assignment,
     DepartmentRules,
     DeviceApps,
+    Installation,
     Intent,
     PortalApp,
     Protection,
@@ -183,6 +184,12 @@ class Assignments:
     def device_apps(self, device_id: str) -> DeviceApps:
         """What a device should have, from which assignments, and its conflicts."""
         return self._connection.call(DeviceApps, "GET", f"/api/v1/portal/devices/{segment(device_id)}/apps")
+
+    def retry_install(self, device_id: str, package: str) -> Installation:
+        """Have the device try a failed install again at its next check-in (once per request:
+        asked again before the device reports, it is refused as ``Conflict``)."""
+        path = f"/api/v1/portal/devices/{segment(device_id)}/apps/{segment(package)}/retry"
+        return self._connection.call(Installation, "POST", path)
 
 
 def _target(target: Target | tuple[TargetKind, str]) -> dict[str, str]:

@@ -517,8 +517,30 @@ class AppConflict(ApiModel):
     assignment_ids: list[str]
 
 
+class InstallationState(enum.StrEnum):
+    INSTALLED = "installed"
+    FAILED = "failed"
+    REMOVED = "removed"
+    #: An admin asked for a retry the device has not reported on yet.
+    PENDING = "pending"
+
+
+class Installation(ApiModel):
+    """What a device last reported of one managed app, and the admin's retries."""
+
+    package: str
+    state: InstallationState
+    version_code: int | None
+    attempts: int
+    last_error: str | None
+    reported_at: dt.datetime | None
+    retry_generation: int
+    retry_requested_at: dt.datetime | None
+    retry_requested_by: str | None
+
+
 class DeviceApps(ApiModel):
-    """What a device should have, from which assignments, and its conflicts."""
+    """What a device should have, from which assignments, its conflicts, and what it reported."""
 
     device_id: str
     apps: list[DesiredApp]
@@ -526,6 +548,7 @@ class DeviceApps(ApiModel):
     #: The last desired-state document issued; None: the device never fetched one.
     sequence: int | None
     issued_at: dt.datetime | None
+    installations: list[Installation] = []
 
 
 DevicePage = Page[Device, str]

@@ -172,3 +172,58 @@ def test_assign_needs_exactly_one_target(
         admin.refused("app", "assign", PACKAGE, "--intent", "required", "--group", "a", "--device", "b")
         == expected
     )
+
+
+def test_a_failed_install_shows_its_attempts_and_error_and_is_retried_once(
+    tmp_path: Path,
+    portal_appliance: Appliance,
+    platform: Admin,
+    water: Department,
+    fire: Department,
+    apks: ApkFactory,
+    portal_device_factory: Any,
+) -> None:
+    admin = logged_in(tmp_path, portal_appliance, make_login(platform, "tenant_admin", water.tenant_id))
+    release = admin.json("app", "upload", str(apks.build(AppSpec())))
+    admin.ok("app", "approve", release["id"])
+    admin.ok("app", "publish", release["id"])
+    admin.ok("app", "assign", PACKAGE, "--department", "water", "--intent", "required")
+    device = portal_device_factory(water)
+    assert "what the device reported" not in admin.ok("app", "status", device.id)
+    # Nothing failed yet: nothing to retry.
+    assert admin.refused("app", "retry", device.id, PACKAGE).startswith(f"device {device.id} has no failed")
+
+    error = "tampered: the package does not match its signed hash"
+    reported = device.http.post(
+        "/portal/v1/installations",
+        json={"apps": [{"package": PACKAGE, "state": "failed", "attempts": 3, "last_error": error}]},
+        headers=device.device.identity(),
+    )
+    assert reported.status_code == 200, reported.text
+    text = admin.ok("app", "status", device.id)
+    (row,) = table_rows(text.split("what the device reported:\n", 1)[1].split("\n\n", 1)[0])
+    assert (row["PACKAGE"], row["STATE"], row["ATTEMPTS"], row["LAST ERROR"]) == (
+        PACKAGE,
+        "failed",
+        "3",
+        error,
+    )
+    assert f"next: govmobile-admin app retry {device.id} PACKAGE" in text
+
+    # Another department's admin: no such device for them, and nothing is asked of it.
+    fire_admin = logged_in(tmp_path, portal_appliance, make_login(platform, "tenant_admin", fire.tenant_id))
+    assert fire_admin.refused("app", "retry", device.id, PACKAGE).startswith("no ")
+    assert admin.ok("app", "retry", device.id, PACKAGE) == (
+        f"asked device {device.id} to retry {PACKAGE} (retry 1, after 3 failed attempts);"
+        " it does at its next check-in\n"
+    )
+    (installation,) = admin.json("app", "status", device.id)["installations"]
+    assert (installation["state"], installation["retry_generation"]) == ("pending", 1)
+    # Asked once: again before the device has reported is refused, and changes nothing.
+    assert "no failed install" in admin.refused("app", "retry", device.id, PACKAGE)
+    assert admin.json("app", "status", device.id)["installations"][0]["retry_generation"] == 1
+    # A path for a package: a usage error before anything is sent.
+    hostile = admin.run("app", "retry", device.id, "../../apps")
+    assert hostile.exit_code == 2
+    assert "'../../apps' is not a package id" in hostile.stderr
+    assert "Traceback" not in hostile.output

@@ -6,6 +6,7 @@ App admission (which installed apps keep a device compliant) is ``app admission`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from govmobile_client.cli.output import emit_json, fields, table
 from govmobile_client.models import (
     Assignment,
     DepartmentRules,
+    InstallationState,
     Intent,
     PortalApp,
     Protection,
@@ -35,6 +37,7 @@ from govmobile_client.models import (
 )
 
 TRACKS = click.Choice([t.value for t in Track])
+_PACKAGE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
 
 
 @click.group()
@@ -466,6 +469,51 @@ def status(admin: AdminContext, device_id: str, as_json: bool) -> None:
             ([c.package, c.level, c.reason, c.assignment_ids] for c in found.conflicts),
             empty="",
         )
+    if found.installations:
+        click.echo("\nwhat the device reported:")
+        table(
+            ["PACKAGE", "STATE", "VERSION", "ATTEMPTS", "LAST ERROR", "REPORTED"],
+            (
+                [
+                    i.package,
+                    i.state.value,
+                    i.version_code,
+                    i.attempts,
+                    i.last_error,
+                    f"{i.reported_at:%Y-%m-%d %H:%MZ}" if i.reported_at else None,
+                ]
+                for i in found.installations
+            ),
+            empty="",
+        )
+        if any(i.state is InstallationState.FAILED for i in found.installations):
+            click.echo(f"\nnext: govmobile-admin app retry {found.device_id} PACKAGE")
+
+
+@app.command("retry")
+@click.argument("device_id", metavar="DEVICE")
+@click.argument("package", callback=lambda _ctx, _param, value: _package_id(value))
+@json_option
+@pass_admin
+def retry(admin: AdminContext, device_id: str, package: str, as_json: bool) -> None:
+    """Have DEVICE try a failed install of PACKAGE again at its next check-in.
+
+    Once per failure: asked again before the device has reported, it is refused."""
+    asked = admin.client().assignments.retry_install(device_id, package)
+    if as_json:
+        emit_json(asked)
+        return
+    click.echo(
+        f"asked device {device_id} to retry {package} (retry {asked.retry_generation}, "
+        f"after {asked.attempts} failed attempts); it does at its next check-in"
+    )
+
+
+def _package_id(value: str) -> str:
+    # The portal decides; this only turns a typo or a path into a usage error instead of a 404.
+    if not _PACKAGE_ID.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a package id (like cn.gov.water.inspect)")
+    return value
 
 
 # -- display -----------------------------------------------------------------------------------
