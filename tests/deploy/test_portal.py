@@ -139,6 +139,120 @@ def test_a_published_app_reaches_its_group_through_the_gateway_and_no_one_else(
     assert "passphrase" not in in_container
 
 
+@pytest.mark.timeout(600)
+def test_on_the_device_tampering_and_rollback_are_refused_and_a_selective_wipe_takes_the_apps(
+    tmp_path: Path, apks: ApkFactory
+) -> None:
+    """What the device agent refuses and enforces on the deployed appliance: someone with the
+    portal's storage (a mirror, a disk, a man in the middle) changes one byte of a package, then
+    serves an older catalogue; the department's protective default refuses a copy to a personal
+    app; a selective wipe takes the managed apps and their data and leaves the personal app."""
+    admin = logged_in(tmp_path / "admin", "admin", clients.ADMIN_PASSWORD_FILE.read_text().strip())
+    slug = f"bridges-{secrets.token_hex(3)}"
+    admin.department(slug, "zhao", "inspectors")
+    prefix = f"cn.gov.{slug.replace('-', '')}"
+    inspect, report = f"{prefix}.inspect", f"{prefix}.report"
+    metadata = portal_volume() / "repository" / "metadata"
+
+    publish_to_group(admin, apks.build(AppSpec(package=inspect)), slug, "inspectors")
+    agent = clients.Device(tmp_path / "agent")
+    agent_id = agent.enroll(
+        str(admin("token", "create", "--tenant", slug, "--person", "zhao", "--json").json()["token"])
+    )
+    agent("checkin")
+    assert installed(agent) == [inspect]
+
+    # The department's protective default: government text does not reach a personal app.
+    agent("app", "install-personal", "com.example.chat")
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes("桥墩 2, 裂缝".encode())
+    agent("app", "write", inspect, "inspection.txt", str(notes))
+    refused = agent.run(
+        "app", "copy", "--from", inspect, "--to", "com.example.chat", "--text", "pier 2", "--json"
+    )
+    assert refused.returncode == 12, refused
+    assert refused.json()["code"] == "clipboard_to_unmanaged"
+    agent("app", "copy", "--from", "com.example.chat", "--to", "com.example.chat", "--text", "holiday plans")
+
+    # One byte of the next package changed on the portal's volume: refused on the device, and
+    # the admin sees why.
+    older_timestamp = (metadata / "timestamp.json").read_bytes()
+    release = publish_to_group(admin, apks.build(AppSpec(package=report)), slug, "inspectors")
+    stored = next((portal_volume() / "repository" / "targets").rglob(f"{release['sha256']}.*.apk"))
+    original = stored.read_bytes()
+    tampered = bytearray(original)
+    tampered[len(tampered) // 2] ^= 0x01
+    stored.write_bytes(bytes(tampered))
+    agent("checkin")  # the device's part of the check-in works; the package is refused
+    assert installed(agent) == [inspect]
+    (failure,) = [
+        i
+        for i in admin("app", "status", agent_id, "--json").json()["installations"]
+        if i["package"] == report
+    ]
+    assert (failure["state"], failure["attempts"]) == ("failed", 1)
+    assert failure["last_error"].startswith("tampered"), failure
+
+    # An older catalogue served again: a rollback, refused with its reason.
+    newer_timestamp = (metadata / "timestamp.json").read_bytes()
+    (metadata / "timestamp.json").write_bytes(older_timestamp)
+    try:
+        rolled_back = agent.run("apps")
+        assert rolled_back.returncode == 6, rolled_back
+        assert "rollback refused" in rolled_back.stderr
+    finally:
+        (metadata / "timestamp.json").write_bytes(newer_timestamp)
+
+    # The volume repaired, the admin asks for a retry and the device installs the real package.
+    stored.write_bytes(original)
+    admin("app", "retry", agent_id, report)
+    agent("checkin")
+    assert installed(agent) == sorted([inspect, report])
+
+    # Selective wipe: the managed apps and their data go, the personal app stays.
+    admin("command", "send", agent_id, "selective_wipe", "--yes")
+    agent("checkin")
+    listing = agent("app", "list", "--json").json()
+    assert listing["managed"] == []
+    assert "com.example.chat" in listing["personal"]
+    assert installed(agent) == []
+    gone = agent.run("app", "read", inspect, "inspection.txt")
+    assert gone.returncode != 0, gone
+    assert "桥墩" not in gone.stdout
+    assert not list((agent.state / "apps").rglob("*.apk"))
+    (wipe,) = [
+        c for c in admin("command", "list", agent_id, "--json").json() if c["type"] == "selective_wipe"
+    ]
+    assert wipe["state"] == "acknowledged", wipe
+    # The refused copy was reported by the device and is in the audit log.
+    denials = admin(
+        "audit", "list", "--action", "portal.protection.denied", "--tenant", slug, "--json"
+    ).json()["items"]
+    assert [(e["actor"], e["target"], e["details"]["code"]) for e in denials] == [
+        (f"device:{agent_id}", f"app:{inspect}", "clipboard_to_unmanaged")
+    ], denials
+
+
+def publish_to_group(admin: clients.Admin, apk: Path, slug: str, group: str) -> dict[str, Any]:
+    """Upload, approve, publish to production and assign as required to ``group``; the release."""
+    release: dict[str, Any] = admin("app", "upload", str(apk), "--tenant", slug, "--json").json()
+    admin("app", "approve", release["id"])
+    admin("app", "publish", release["id"], "--track", "production")
+    admin("app", "assign", release["app_id"], "--tenant", slug, "--group", group, "--intent", "required")
+    return release
+
+
+def installed(agent: clients.Device) -> list[str]:
+    return sorted(a["package"] for a in agent("status", "--json").json()["managed_apps"]["installed"])
+
+
+def portal_volume() -> Path:
+    """Where the portal's volume lives on this host (the attacker with the storage in these tests)."""
+    return Path(
+        appliance.docker("volume", "inspect", "--format", "{{.Mountpoint}}", "govmobile_portal").strip()
+    )
+
+
 def enroll(
     admin: clients.Admin, workdir: Path, slug: str, person: str, group: str | None
 ) -> clients.CurlDevice:
