@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import govmobile.migrations.env_models  # noqa: F401 - registers every table
+from govmobile.migrations.env_models import (  # importing it registers every table
+    SCHEMA_ONLY_FOREIGN_KEYS,
+    include_object,
+)
 from govmobile.core.database import Database
 
 
@@ -14,9 +18,23 @@ def test_migrated_schema_matches_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         # Types too: a model that says INTEGER where the table is BIGINT makes every comparison
         # cast its parameter to INTEGER on PostgreSQL (an audit cursor of 2**40 was a 500).
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == [], "write a migration for these model changes"
+
+
+def test_the_foreign_keys_the_models_leave_out_are_in_the_schema(database: Database) -> None:
+    """The comparison above skips them, so a migration that dropped one would go unseen there."""
+    inspector = inspect(database.engine)
+    found = {
+        (table, key["constrained_columns"][0], f"{key['referred_table']}.{key['referred_columns'][0]}")
+        for table in {table for table, _, _ in SCHEMA_ONLY_FOREIGN_KEYS}
+        for key in inspector.get_foreign_keys(table)
+        if len(key["constrained_columns"]) == 1
+    }
+    assert SCHEMA_ONLY_FOREIGN_KEYS <= found
 
 
 def test_migrations_are_a_single_line(database_url: str) -> None:

@@ -113,7 +113,8 @@ class PortalDeviceState(SQLModel, table=True):
 
     # The foreign key to device.id is the schema's (migration 0007), not the model's: the portal's
     # process does not load the MDM's tables, and SQLAlchemy would fail to order a flush around
-    # a table it cannot find (tests/migrations/test_models_per_process.py).
+    # a table it cannot find (tests/migrations/test_models_per_process.py). Comparisons of the
+    # schema with the models know (migrations.env_models.SCHEMA_ONLY_FOREIGN_KEYS).
     device_id: str = Field(primary_key=True, max_length=36)
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     #: ``DesiredState.content_digest``: a new sequence is issued when what the device should do changes.
@@ -140,7 +141,8 @@ class PortalInstallation(SQLModel, table=True):
 
     __tablename__ = "portal_installation"
 
-    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=36)
+    # Like PortalDeviceState's: the key to device.id is the schema's (migration 0008).
+    device_id: str = Field(primary_key=True, max_length=36)
     package: str = Field(primary_key=True, max_length=255)
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
     state: InstallationState = Field(sa_type=EnumText(InstallationState, 16))
