@@ -159,7 +159,9 @@ def main() -> None:
     answered = sum(steady["command_results"].values()), sum(ceiling["command_results"].values())
     print(
         f"Commands answered: {answered[0]} of {steady['commands_queued']} (steady), {answered[1]} of "
-        f"{ceiling['commands_queued']} (ceiling; devices whose turns were skipped could not answer); ticks "
+        f"{ceiling['commands_queued']} (ceiling); after each run, each device a command went to checks in once "
+        f"more ({steady['settle_checkins']} and {ceiling['settle_checkins']} check-ins, not in the figures above), "
+        f"so a device whose turns were skipped still answers. Ticks "
         f"skipped at the ceiling: {ceiling['skipped_ticks']:,}. One-minute load average before, between and after "
         f"the runs: {', '.join(f'{x:.1f}' for x in load)} (the processes above, and anything else on this "
         "shared machine)."
