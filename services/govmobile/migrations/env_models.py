@@ -3,6 +3,8 @@
 Add a service's models here when it gets tables; the schema test fails otherwise.
 """
 
+from typing import Any
+
 import govmobile.ca.models
 import govmobile.core.accounts
 import govmobile.core.audit
@@ -12,8 +14,6 @@ import govmobile.core.tenancy
 import govmobile.gateway.models
 import govmobile.mdm.models
 import govmobile.portal.models
-
-from typing import Any
 
 __all__ = ["SCHEMA_ONLY_FOREIGN_KEYS", "govmobile", "include_object"]
 
@@ -37,4 +37,3 @@ def include_object(item: Any, name: str | None, kind: str, reflected: bool, comp
     (column,) = item.column_keys if len(item.column_keys) == 1 else (None,)
     referred = item.elements[0].target_fullname if len(item.elements) == 1 else None
     return (item.parent.name, column, referred) not in SCHEMA_ONLY_FOREIGN_KEYS
-
