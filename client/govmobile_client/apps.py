@@ -188,8 +188,9 @@ class Assignments:
     def retry_install(self, device_id: str, package: str) -> Installation:
         """Have the device try a failed install again at its next check-in (once per request:
         asked again before the device reports, it is refused as ``Conflict``)."""
-        path = f"/api/v1/portal/devices/{segment(device_id)}/apps/{segment(package)}/retry"
-        return self._connection.call(Installation, "POST", path)
+        return self._connection.call(
+            Installation, "POST", f"/api/v1/portal/devices/{segment(device_id)}/apps/{segment(package)}/retry"
+        )
 
 
 def _target(target: Target | tuple[TargetKind, str]) -> dict[str, str]:
