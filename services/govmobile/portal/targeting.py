@@ -249,8 +249,12 @@ def _not_admitted(
 def _check_route_admits(session: Session, app: PortalApp, department: str, target: Target) -> None:
     """Refuse an assignment of a web app to a target its route admits none of (early and clear;
     resolution checks each device again against the route as it is then)."""
-    entries = [r.web for r in release_history(session, app.id) if r.state is not ReleaseState.RETIRED]
-    entry = next((web for web in entries if web is not None), None)
+    # The entry devices get now (the newest published), else the one on its way (newest draft).
+    history = [r for r in release_history(session, app.id) if r.web is not None]
+    current = [r for r in history if r.state is ReleaseState.PUBLISHED] or [
+        r for r in history if r.state is not ReleaseState.RETIRED
+    ]
+    entry = current[0].web if current else None
     if entry is None:
         return  # no entry yet: each device is checked when one is published
     route = route_admission(session, entry.route)
