@@ -287,10 +287,17 @@ def test_a_department_cannot_put_a_web_app_onto_a_route_that_does_not_admit_it(
 ) -> None:
     platform = Admin(portal_http, make_admin(database, Role.PLATFORM_ADMIN, username="portal-root"))
     gateway_route(database, "fire-oa", [fire.tenant_id])
-    body = refused(draft(water_admin, "fire-oa"), 409, "route_does_not_admit")
-    assert fire.tenant_id not in body["message"]  # which departments it admits is not said
+    body = refused(draft(water_admin, "fire-oa"), 409, "route_not_found")
+    # The same answer as for a route that does not exist: no oracle of other departments' routes.
+    assert body["message"] == refused(draft(water_admin, "nowhere"), 409, "route_not_found")[
+        "message"
+    ].replace("nowhere", "fire-oa")
+    assert fire.tenant_id not in body["message"]
     # Nor may a platform admin put a water app there.
-    refused(draft(platform, "fire-oa", tenant_id=water.tenant_id), 409, "route_does_not_admit")
+    refused(draft(platform, "fire-oa", tenant_id=water.tenant_id), 409, "route_not_found")
+    # Even disabled, another department's route says nothing more.
+    gateway_route(database, "fire-oa", [fire.tenant_id], enabled=False)
+    assert refused(draft(water_admin, "fire-oa"), 409, "route_not_found")["message"] == body["message"]
     _nothing_registered(water_admin)
     # A route served by its own host name has no /apps/<name>/ to open.
     gateway_route(database, "byhost", [water.tenant_id], host="oa.water.gov.example")
@@ -303,9 +310,7 @@ def test_a_route_changed_after_the_draft_stops_the_publication(
     gateway_route(database, "oa", [water.tenant_id])
     release = draft(water_admin, "oa").json()
     gateway_route(database, "oa", [fire.tenant_id])
-    refused(
-        water_admin("POST", f"/api/v1/portal/releases/{release['id']}/approve"), 409, "route_does_not_admit"
-    )
+    refused(water_admin("POST", f"/api/v1/portal/releases/{release['id']}/approve"), 409, "route_not_found")
     gateway_route(database, "oa", [water.tenant_id])
     water_admin.ok("POST", f"/api/v1/portal/releases/{release['id']}/approve")
     gateway_route(database, "oa", [water.tenant_id], enabled=False)

@@ -56,7 +56,7 @@ def test_a_route_name_that_is_not_one_is_refused(route: str) -> None:
         (None, "water", "route_not_found"),
         (RouteAdmission("oa", False, None, frozenset({"water"}), frozenset(), True), "water", "route_disabled"),
         (RouteAdmission("oa", True, "oa.example.gov", frozenset({"water"}), frozenset(), True), "water", "route_by_host"),
-        (OA, "fire", "route_does_not_admit"),
+        (OA, "fire", "route_not_found"),  # as if it did not exist: no oracle of other departments' routes
         (OA, "water", None),
         (OA, None, None),  # a platform app: any department the route admits
     ],
@@ -81,7 +81,7 @@ def test_which_department_a_route_lets_publish(
         (OA, "water", {"field-staff", "office"}, None),
         (OA, "water", {"office"}, "group_not_admitted"),
         (OA, "water", set(), "group_not_admitted"),
-        (OA, "fire", {"field-staff"}, "route_does_not_admit"),
+        (OA, "fire", {"field-staff"}, "route_not_found"),
         (OPEN, "water", set(), None),
         (None, "water", {"field-staff"}, "route_not_found"),
     ],

@@ -9,7 +9,7 @@ assignments, here given the device's groups from the directory and the live rele
 A web app reaches a device only if an assignment gives it (presence on the home screen) *and* the
 gateway route of its live entry admits the device's department and its person's groups (who may
 open it at all; ``web_entry``). The route is the one source of truth for the second: an assignment
-whose target the route admits none of is refused when it is made (``route_does_not_admit``,
+whose target the route admits none of is refused when it is made (``route_not_found``,
 ``group_not_admitted``); one that reaches people the route does not admit (a department-wide
 assignment on a route restricted to some groups, or a route changed later) is kept, and the
 devices the route does not admit are left out, each reported with its reason in the admin's view

@@ -11,9 +11,10 @@ alone writes. The portal reads it (``readers.routes``) and never copies it: ever
 made against the route as it is now, so a route changed, disabled or deleted after publication
 changes what devices are offered at their next desired-state fetch. The checks:
 
-- **Publishing** (draft, approval, publication): the route must exist, be enabled, serve
-  ``/apps/<name>/`` (not a host of its own) and admit the app's owning department. A department
-  cannot put a web app onto a route that is not open to it.
+- **Publishing** (draft, approval, publication): the route must exist and admit the app's owning
+  department (a route that does not admit it is answered as one that does not exist, as the
+  gateway hides it from the department's admins), be enabled, and serve ``/apps/<name>/`` (not a
+  host of its own). A department cannot put a web app onto a route that is not open to it.
 - **Resolution** (what a device is offered): an assignment decides whether the app is on the
   home screen (required or available); the route decides whether the device's department and
   its person's groups may open it at all. A device the route does not admit is not offered the
@@ -123,10 +124,20 @@ def check_start_path(route: str, start_path: str) -> str:
 
 
 def route_refusal(route: RouteAdmission | None, name: str, department: str | None) -> Refusal | None:
-    """Why a web app of ``department`` (None: the platform's) cannot open route ``name``; None if it can."""
-    if route is None:
+    """Why a web app of ``department`` (None: the platform's) cannot open route ``name``; None if it can.
+
+    A route that does not admit the department gets the same answer as one that does not exist,
+    before anything else about it is said: the gateway shows a department's admins only the routes
+    that admit it, and the portal must not be an oracle for the others."""
+    if route is None or (department is not None and department not in route.tenants):
+        if department is None:
+            return Refusal(
+                "route_not_found", f"there is no gateway route {name!r}; ask the platform admin to create it"
+            )
         return Refusal(
-            "route_not_found", f"there is no gateway route {name!r}; ask the platform admin to create it"
+            "route_not_found",
+            f"there is no gateway route {name!r} open to this department; "
+            "ask the platform admin to create it or to admit the department",
         )
     if not route.enabled:
         return Refusal("route_disabled", f"the gateway route {name!r} is disabled")
@@ -136,9 +147,6 @@ def route_refusal(route: RouteAdmission | None, name: str, department: str | Non
             f"the gateway route {name!r} serves its own host name, not /apps/{name}/; "
             "a web app opens a route by path",
         )
-    if department is not None and department not in route.tenants:
-        # Which departments it does admit is not said: that is other tenants' information.
-        return Refusal("route_does_not_admit", f"the gateway route {name!r} does not admit this department")
     return None
 
 
