@@ -9,6 +9,7 @@ checks that the gateway passes each to a service that serves it.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,43 @@ class Releases:
             apk,
             media_type=APK_MEDIA_TYPE,
             params={"tenant_id": tenant_id},
+        )
+
+    def create_web(
+        self,
+        package: str,
+        route: str,
+        *,
+        start_path: str = "",
+        tenant_id: str | None = None,
+        version_name: str | None = None,
+        name_en: str | None = None,
+        name_zh: str | None = None,
+        description_en: str | None = None,
+        description_zh: str | None = None,
+        category: str | None = None,
+        publisher: str | None = None,
+        icon: Path | None = None,
+    ) -> Release:
+        """A web app's entry (the gateway route it opens, a start path under it) as a draft
+        release; its first entry registers the app (give ``name_en`` then). Reviewed and
+        published like an APK; the route alone says who may open it."""
+        given: dict[str, Any] = {
+            "package": package,
+            "route": route,
+            "start_path": start_path,
+            "version_name": version_name,
+            "name_en": name_en,
+            "name_zh": name_zh,
+            "description_en": description_en,
+            "description_zh": description_zh,
+            "category": category,
+            "publisher": publisher,
+            "icon_base64": base64.b64encode(icon.read_bytes()).decode() if icon is not None else None,
+        }
+        body = {key: value for key, value in given.items() if value is not None}
+        return self._connection.call(
+            Release, "POST", "/api/v1/portal/web-apps", body=body, params={"tenant_id": tenant_id}
         )
 
     def list(self, app_id: str) -> Sequence[Release]:

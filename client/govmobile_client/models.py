@@ -421,11 +421,20 @@ class TargetKind(enum.StrEnum):
     DEVICE = "device"
 
 
+class AppKind(enum.StrEnum):
+    ANDROID = "android"
+    WEB = "web"
+
+
 class PortalApp(ApiModel):
     id: str
     package: str
     #: The owning department; None: the platform's app.
     tenant_id: str | None
+    #: android: releases are APKs; web: releases open a gateway route.
+    kind: AppKind = AppKind.ANDROID
+    #: Web apps: "available", or why no device can open it now (its gateway route as it is).
+    availability: str | None = None
     name_en: str
     name_zh: str
     description_en: str
@@ -458,6 +467,10 @@ class Release(ApiModel):
     uploaded_by: str
     uploaded_at: dt.datetime
     approved_by: str | None
+    #: A web app's release: the gateway route it opens, the path under it, and the path on the gateway.
+    route: str | None = None
+    start_path: str | None = None
+    url: str | None = None
 
 
 class Protection(ApiModel):
@@ -508,6 +521,17 @@ class DesiredApp(ApiModel):
     #: The release to install; None: none published on its track yet.
     version_code: int | None
     assignment_ids: list[str]
+    kind: AppKind = AppKind.ANDROID
+    #: A web app: the path it opens on the gateway.
+    url: str | None = None
+
+
+class UnavailableApp(ApiModel):
+    """A web app assigned to a device that its gateway route does not let the device open."""
+
+    package: str
+    code: str
+    reason: str
 
 
 class AppConflict(ApiModel):
@@ -549,6 +573,8 @@ class DeviceApps(ApiModel):
     sequence: int | None
     issued_at: dt.datetime | None
     installations: list[Installation] = []
+    #: Web apps assigned to the device whose route does not admit it, and why.
+    unavailable: list[UnavailableApp] = []
 
 
 DevicePage = Page[Device, str]

@@ -32,6 +32,9 @@ class CatalogueEntry:
     status: str
     attempts: int = 0
     last_error: str | None = None
+    #: ``android`` or ``web``; a web app opens ``url`` through the gateway and is never installed.
+    kind: str = "android"
+    url: str | None = None
 
 
 class AppPortal(Protocol):

@@ -481,6 +481,8 @@ def _apps_list(rt: Runtime, installer: AppInstaller, entries: list[Any]) -> int:
     for entry in entries:
         version = entry.version_name or entry.version_code or "-"
         line = f"{entry.package:<40} {entry.intent:<10} {version!s:<12} {entry.status}"
+        if entry.kind == "web":
+            line += f" {entry.url} (web app: govmobile-device open {entry.package})"
         if entry.last_error:
             line += f" (attempts {entry.attempts}: {entry.last_error})"
         print(line)
@@ -502,7 +504,7 @@ def open_app(rt: Runtime) -> int:
     store = rt.store()
     agent = rt.agent(store)
     agent.require_unlocked()
-    path = rt.args.path.lstrip("/")
+    path = _web_app_url(rt, rt.args.path).lstrip("/")
     path = path if path.startswith("apps/") else f"apps/{path}"
     response = run_async(lambda: _with_agent(agent, lambda a: a.gateway().get(f"/{path}")))
     if rt.args.output:
@@ -512,6 +514,17 @@ def open_app(rt: Runtime) -> int:
         sys.stdout.buffer.write(response.content)
         sys.stdout.flush()
     return 0
+
+
+def _web_app_url(rt: Runtime, reference: str) -> str:
+    """A web app of the last accepted desired state by its package id opens its URL; anything
+    else is a path under /apps/ as given (the gateway decides either way)."""
+    if "/" in reference or "." not in reference:
+        return reference
+    for app in rt.installer().records.load().catalogue:
+        if app.package == reference and app.url is not None and app.intent != "uninstall":
+            return app.url
+    return reference
 
 
 # -- files (the work container) ----------------------------------------------------------------
@@ -756,7 +769,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("app")
     p.set_defaults(handler=install)
 
-    p = commands.add_parser("open", help="open an intranet app through the gateway (/apps/PATH)")
+    p = commands.add_parser(
+        "open", help="open an intranet app through the gateway (/apps/PATH, or a web app by its package id)"
+    )
     p.add_argument("path")
     p.add_argument("-o", "--output", help="save the answer to this file instead of printing it")
     p.set_defaults(handler=open_app)

@@ -38,6 +38,12 @@ MAX_DOCUMENT_BYTES = 1 << 20
 KEY_TARGET = "keys/desired-state.json"
 PACKAGE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
 INTENTS = ("required", "available", "uninstall")
+#: A web app's URL as the portal sends it (``govmobile.portal.desired_state.WEB_URL``): a path under
+#: a gateway route, never a host, a scheme or a climb out of the route.
+WEB_URL = re.compile(
+    r"/apps/[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?/(?!(?:[^?]*/)?\.\.?(?:/|\?|$))(?!/)(?![^?]*//)"
+    r"[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{0,500}"
+)
 
 
 class DocumentRefused(TrustFailure):
@@ -64,6 +70,12 @@ class DesiredApp:
     remove_when_unassigned: bool = True
     #: The admin's retry requests so far: the agent retries once for each one it has not acted on.
     retry: int = 0
+    #: A web app: the path it opens through the gateway; nothing is downloaded or installed.
+    url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "android" if self.url is None else "web"
 
 
 @dataclass(frozen=True)
@@ -195,7 +207,24 @@ def _app(entry: dict[str, Any]) -> DesiredApp:
         protection=protection,
         remove_when_unassigned=bool(entry["remove_when_unassigned"]),
         retry=_optional(entry.get("retry", 0), int) or 0,
+        url=_web_url(entry),
     )
+
+
+def _web_url(entry: dict[str, Any]) -> str | None:
+    """A web app's path on the gateway, or None for an Android app; anything else is refused."""
+    kind = entry.get("kind", "android")
+    if kind == "android" and "url" not in entry:
+        return None
+    url = entry.get("url")
+    if (
+        kind != "web"
+        or not isinstance(url, str)
+        or not WEB_URL.fullmatch(url)
+        or entry.get("target") is not None
+    ):
+        raise ValueError("a web app's entry names a path under /apps/ and no target")
+    return url
 
 
 def _package(value: str) -> str:

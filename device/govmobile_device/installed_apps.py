@@ -78,6 +78,12 @@ class CatalogueApp(BaseModel):
     protection: dict[str, Any] | None = None
     remove_when_unassigned: bool = True
     retry: int = 0
+    #: A web app: the path it opens through the gateway (nothing is installed for it).
+    url: str | None = None
+
+    @property
+    def is_web(self) -> bool:
+        return self.url is not None
 
 
 class Report(BaseModel):

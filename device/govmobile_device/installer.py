@@ -171,6 +171,9 @@ class AppInstaller:
         records = self.records.load()
         entries = []
         for app in records.catalogue:
+            if app.is_web:
+                entries.append(_web_entry(app))
+                continue
             installed = records.installed.get(app.package)
             progress = records.progress.get(app.package)
             entries.append(
@@ -236,6 +239,8 @@ class AppInstaller:
             return
         wanted = {app.package: app for app in records.catalogue}
         for app in records.catalogue:
+            if app.is_web:
+                continue  # opened through the gateway when the person chooses: nothing to install
             if app.intent == "uninstall":
                 if app.package in records.installed:
                     self._remove(records, app.package)
@@ -276,6 +281,10 @@ class AppInstaller:
         app = _catalogue_app(records, package)
         if app is None or app.intent == "uninstall":
             raise NotAvailable(f"{package} is not offered to this device by the app portal")
+        if app.is_web:
+            raise UsageError(
+                f"{package} is a web app: there is nothing to install; open it with `govmobile-device open {app.url}`"
+            )
         if app.intent == "available" and package not in records.requested:
             records.requested.append(package)
         installed = records.installed.get(package)
@@ -426,6 +435,7 @@ def _take(records: AppRecords, state: DesiredState) -> None:
             protection=a.protection,
             remove_when_unassigned=a.remove_when_unassigned,
             retry=a.retry,
+            url=a.url,
         )
         for a in state.apps
     ]
@@ -445,6 +455,22 @@ def _desired(app: CatalogueApp) -> DesiredApp:
         protection=app.protection,
         remove_when_unassigned=app.remove_when_unassigned,
         retry=app.retry,
+    )
+
+
+def _web_entry(app: CatalogueApp) -> CatalogueEntry:
+    """A web app as ``apps`` lists it: where it opens; its gateway route decides, when it is opened,
+    whether this device may."""
+    status = "to remove" if app.intent == "uninstall" else "opens in the browser"
+    return CatalogueEntry(
+        package=app.package,
+        intent=app.intent,
+        version_code=app.version_code,
+        version_name=app.version_name,
+        installed_version=None,
+        status=status,
+        kind="web",
+        url=app.url,
     )
 
 

@@ -103,3 +103,43 @@ def test_a_document_for_another_device_is_refused() -> None:
     with pytest.raises(device.DocumentRefused) as refused:
         other.verify(document(), last_sequence=0, now=NOW)
     assert refused.value.code == "document_other_device"
+
+
+def web_document(url: str, sequence: int = 5) -> bytes:
+    """A signed document with one web app opening ``url`` (as the portal builds it, unchecked)."""
+    state = server.DesiredState(
+        DEVICE.device_id,
+        sequence,
+        NOW,
+        NOW + server.LIFETIME,
+        (server.AppState("cn.gov.water.oa", server.Intent.AVAILABLE, version_code=1, url=url),),
+    )
+    return server.sign_desired_state(state, SIGNER)
+
+
+def test_the_agent_reads_a_web_app_as_the_portal_writes_it() -> None:
+    reference, agent = verifiers()
+    data = web_document("/apps/oa/inbox?tab=new")
+    theirs = reference.verify(data, last_sequence=0, now=NOW).apps[0]
+    ours = agent.verify(data, last_sequence=0, now=NOW).apps[0]
+    assert (ours.kind, ours.url, ours.target, ours.sha256) == ("web", "/apps/oa/inbox?tab=new", None, None)
+    assert (theirs.kind, theirs.url) == (ours.kind, ours.url)
+    # The two sides' rules for a web app's URL are one pattern.
+    assert device.WEB_URL.pattern == server.WEB_URL.pattern
+    # Android entries carry no kind at all: documents of devices without web apps are unchanged.
+    android = json.loads(base64.b64decode(json.loads(document())["payload"]))["apps"]
+    assert all("kind" not in entry and "url" not in entry for entry in android)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/apps/oa/../mdm/", "/apps/oa//evil.example/", "https://evil.example/", "/portal/v1/x", "/apps/OA/"],
+)
+def test_a_signed_web_entry_that_leaves_its_route_is_refused_by_both(url: str) -> None:
+    reference, agent = verifiers()
+    data = web_document(url)
+    with pytest.raises(ServerRefused) as theirs:
+        reference.verify(data, last_sequence=0, now=NOW)
+    with pytest.raises(device.DocumentRefused) as ours:
+        agent.verify(data, last_sequence=0, now=NOW)
+    assert ours.value.code == theirs.value.code == "document_malformed"

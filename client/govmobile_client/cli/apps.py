@@ -23,6 +23,7 @@ from govmobile_client.cli.context import (
     yes_option,
 )
 from govmobile_client.cli.output import emit_json, fields, table
+from govmobile_client.cli.web_apps import create_web
 from govmobile_client.models import (
     Assignment,
     DepartmentRules,
@@ -46,6 +47,7 @@ def app() -> None:
 
 
 app.add_command(admission)
+app.add_command(create_web)
 
 
 # -- apps and releases -------------------------------------------------------------------------
@@ -79,8 +81,11 @@ def list_apps(admin: AdminContext, as_json: bool) -> None:
         emit_json(apps)
         return
     table(
-        ["ID", "PACKAGE", "NAME", "DEPARTMENT", "CATEGORY"],
-        ([a.id, a.package, a.name_en, a.tenant_id or "platform", a.category or None] for a in apps),
+        ["ID", "PACKAGE", "KIND", "NAME", "DEPARTMENT", "CATEGORY"],
+        (
+            [a.id, a.package, a.kind.value, a.name_en, a.tenant_id or "platform", a.category or None]
+            for a in apps
+        ),
         empty="no apps",
     )
 
@@ -449,19 +454,27 @@ def status(admin: AdminContext, device_id: str, as_json: bool) -> None:
     fields([("device", found.device_id), ("desired state", issued)])
     click.echo()
     table(
-        ["PACKAGE", "INTENT", "TRACK", "VERSION", "ASSIGNMENTS"],
+        ["PACKAGE", "INTENT", "TRACK", "VERSION", "OPENS", "ASSIGNMENTS"],
         (
             [
                 a.package,
                 a.intent.value,
                 a.track.value if a.track else None,
                 a.version_code if a.version_code is not None else "none published",
+                a.url,
                 a.assignment_ids,
             ]
             for a in found.apps
         ),
         empty="no apps assigned",
     )
+    if found.unavailable:
+        click.echo("\nweb apps assigned that their gateway route does not let this device open:")
+        table(
+            ["PACKAGE", "CODE", "REASON"],
+            ([u.package, u.code, u.reason] for u in found.unavailable),
+            empty="",
+        )
     if found.conflicts:
         click.echo("\nconflicts (not installed or removed until resolved):")
         table(
@@ -538,6 +551,8 @@ def _show_app(found: PortalApp) -> None:
         [
             ("id", found.id),
             ("package", found.package),
+            ("kind", found.kind.value),
+            ("can open", found.availability),
             ("name", found.name_en),
             ("name (zh)", found.name_zh or None),
             ("department", found.tenant_id or "platform"),
@@ -558,7 +573,8 @@ def _show_release(release: Release) -> None:
             ("version", f"{release.version_name} ({release.version_code})"),
             ("state", release.state.value),
             ("track", release.track.value if release.track else None),
-            ("min sdk", release.min_sdk),
+            ("opens", release.url),
+            ("min sdk", release.min_sdk if release.route is None else None),
             ("size", f"{release.size} bytes"),
             ("sha-256", release.sha256),
             ("signers", release.signers),

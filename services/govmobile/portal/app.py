@@ -26,6 +26,7 @@ from govmobile.portal.settings import PortalSettings
 from govmobile.portal.signatures import Apksigner, SignatureVerifier
 from govmobile.portal.targeting import Targeting
 from govmobile.portal.trust import PortalKeys, RepositoryKeeper
+from govmobile.portal.web_catalogue import WebCatalogue
 from govmobile.web.app import configure_logging, harden
 from govmobile.web.auth import BearerAuthenticator
 from govmobile.web.background import BackgroundJobs
@@ -114,7 +115,9 @@ def create_app(
         description=DESCRIPTION,
         streamed_bodies={UPLOAD_PATH: settings.max_package_bytes},
     )
-    app.include_router(portal_admin_router(catalogue, targeting, authenticate, installations))
+    app.include_router(
+        portal_admin_router(catalogue, targeting, authenticate, installations, WebCatalogue(database, clock))
+    )
     app.include_router(installation_admin_router(installations, authenticate))
     app.include_router(installation_device_router(installations, presented_certificate))
     app.include_router(

@@ -28,8 +28,8 @@ from govmobile.core.accounts import Principal
 from govmobile.core.database import Database, utcnow
 from govmobile.core.errors import NotFound, PermissionDenied
 from govmobile.core.tenancy import Tenant
-from govmobile.portal.errors import PackageOwnedElsewhere
-from govmobile.portal.models import PortalApp, PortalRelease, PortalReviewPolicy
+from govmobile.portal.errors import KindMismatch, PackageOwnedElsewhere
+from govmobile.portal.models import AppKind, PortalApp, PortalRelease, PortalReviewPolicy
 from govmobile.portal.packages import InspectedPackage, PackageLimits, inspect_package
 from govmobile.portal.protection import ProtectionPolicy
 from govmobile.portal.releases import (
@@ -46,6 +46,8 @@ from govmobile.portal.repository import package_target_path, stored_target_name
 from govmobile.portal.signatures import SignatureVerifier
 from govmobile.portal.trust import RepositoryKeeper
 from govmobile.portal.uploads import keep_package, spool_upload
+from govmobile.portal.web_apps import check_route
+from govmobile.portal.web_entry import WebEntry
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,7 @@ class Catalogue:
         return release
 
     def _department_for_upload(self, principal: Principal, tenant_id: str | None) -> str | None:
-        scope = principal.tenant_scope()
-        if scope is None:
-            return tenant_id  # a platform admin uploads for a department, or for the platform (None)
-        if tenant_id is not None and tenant_id != scope:
-            raise NotFound("no such department")
-        return scope
+        return department_for_release(principal, tenant_id)
 
     def _admit(
         self, change: Change, principal: Principal, department: str | None, inspected: InspectedPackage
@@ -139,6 +136,10 @@ class Catalogue:
             )
         else:
             _check_may_release(principal, app, department)
+            if app.kind is not AppKind.ANDROID:
+                raise KindMismatch(
+                    f"{app.package} is a web app: it has no packages; give it a new entry instead"
+                )
         history = [_release(row) for row in _history(session, app.id)]
         candidate = Release(
             package=manifest.package,
@@ -181,6 +182,8 @@ class Catalogue:
         with self.changes.by(principal) as change:
             row, app = self._release_for_change(change.session, principal, release_id)
             rules = department_rules(change.session, app.tenant_id)
+            if row.route_name is not None:  # the route may have changed since the draft
+                check_route(change.session, row.route_name, app.tenant_id)
             approved = approve(_release(row), change.actor, rules.review)
             _apply(row, approved)
             change.session.add(row)
@@ -193,6 +196,8 @@ class Catalogue:
             rules = department_rules(change.session, app.tenant_id)
             history = [_release(r) for r in _history(change.session, app.id)]
             published = publish(history, _release(row), track, rules.review)
+            if row.route_name is not None:
+                check_route(change.session, row.route_name, app.tenant_id)
             _apply(row, published)
             change.session.add(row)
             change.session.flush()
@@ -202,6 +207,8 @@ class Catalogue:
                 tenant_id=app.tenant_id,
                 details={**_facts(row), "track": track},
             )
+            if row.route_name is not None:
+                return row  # a web app's entry travels in desired states only: no file to list in TUF
             with self.keeper.changing() as repository:
                 repository.add_target(
                     package_target_path(row.package, row.version_code),
@@ -224,7 +231,7 @@ class Catalogue:
             change.session.add(row)
             change.session.flush()
             change.record("portal.release.retired", row.id, tenant_id=app.tenant_id, details=_facts(row))
-            if was_live:
+            if was_live and row.route_name is None:
                 with self.keeper.changing() as repository:
                     repository.remove_target(package_target_path(row.package, row.version_code))
         return row
@@ -313,6 +320,16 @@ class Catalogue:
         return rules
 
 
+def department_for_release(principal: Principal, tenant_id: str | None) -> str | None:
+    """The department a new release is for: the caller's own, or the one a platform admin names."""
+    scope = principal.tenant_scope()
+    if scope is None:
+        return tenant_id  # a platform admin uploads for a department, or for the platform (None)
+    if tenant_id is not None and tenant_id != scope:
+        raise NotFound("no such department")
+    return scope
+
+
 def department_rules(session: Session, tenant_id: str | None) -> DepartmentRules:
     """A department's review policy and default protection (the defaults for the platform and until set)."""
     row = session.get(PortalReviewPolicy, tenant_id) if tenant_id is not None else None
@@ -354,6 +371,16 @@ def _may_see(principal: Principal, app: PortalApp) -> bool:
     return app.tenant_id is None or principal.can_see_tenant(app.tenant_id)
 
 
+def check_may_release(principal: Principal, app: PortalApp, department: str | None) -> None:
+    """Only the owning department (or a platform admin acting for it) releases an app."""
+    _check_may_release(principal, app, department)
+
+
+def release_history(session: Session, app_id: str) -> list[Release]:
+    """The domain's view of an app's releases, newest first."""
+    return [_release(row) for row in _history(session, app_id)]
+
+
 def _check_may_release(principal: Principal, app: PortalApp, department: str | None) -> None:
     """Only the owning department (or a platform admin acting for it) releases an app."""
     if app.tenant_id is None:
@@ -383,6 +410,7 @@ def _release(row: PortalRelease) -> Release:
         track=row.track,
         was_published=row.was_published,
         piloted=row.piloted,
+        web=None if row.route_name is None else WebEntry(row.route_name, row.start_path or ""),
     )
 
 
@@ -395,7 +423,10 @@ def _apply(row: PortalRelease, release: Release) -> None:
 
 
 def _facts(row: PortalRelease) -> dict[str, Any]:
-    return {"package": row.package, "version_code": row.version_code, "sha256": row.sha256}
+    facts: dict[str, Any] = {"package": row.package, "version_code": row.version_code, "sha256": row.sha256}
+    if row.route_name is not None:
+        facts["route"], facts["start_path"] = row.route_name, row.start_path
+    return facts
 
 
 def _label(labels: dict[str, str], locales: tuple[str, ...]) -> str:

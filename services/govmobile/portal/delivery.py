@@ -22,7 +22,7 @@ from securesystemslib.signer import Signer
 from sqlalchemy import or_
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govmobile.core.certificate_status import certificates, refuse_unusable
 from govmobile.core.database import Database, utcnow
@@ -174,6 +174,7 @@ class Delivery:
                     PortalRelease.sha256 == sha256,
                     PortalRelease.version_code == version_code,
                     PortalRelease.state == ReleaseState.PUBLISHED,
+                    col(PortalRelease.route_name).is_(None),  # a web app has no file to fetch
                 )
             ).first()
             offered = resolve_device(session, device).resolution.apps.get(package)

@@ -3,7 +3,9 @@
 TUF says *what exists*; this document says *what this device should have*: each app's intent
 (required, available, uninstall), the release to install (its TUF target path and SHA-256), its
 track, its managed configuration and its protection policy, and the apps left alone because their
-assignments conflict. It is built from ``assignments.resolve_desired_apps`` and the releases.
+assignments conflict. A web app's entry has ``"kind": "web"`` and the ``url`` it opens on the
+gateway (``/apps/<route>/<start path>``) instead of a target: there is nothing to download, and
+no protection policy (the app's data stays on the intranet server, behind the gateway). It is built from ``assignments.resolve_desired_apps`` and the releases.
 
 A device acts on a document only if:
 
@@ -29,6 +31,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -54,6 +57,10 @@ MAX_DOCUMENT_BYTES = 1 << 20
 #: The TUF target under which the portal publishes the key that signs desired-state documents.
 KEY_TARGET = "keys/desired-state.json"
 _T = TypeVar("_T")
+#: A web app's URL as the document carries it: a path under a route, never a host or a climb.
+WEB_URL = re.compile(
+    r"/apps/[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?/(?!(?:[^?]*/)?\.\.?(?:/|\?|$))(?!/)(?![^?]*//)[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{0,500}"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,12 @@ class AppState:
     #: The admin's retry requests for this app on this device (``PortalInstallation.retry_generation``):
     #: it only grows, and the device retries a failed install once for each value it has not seen.
     retry: int = 0
+    #: A web app: the path it opens on the gateway's public listener (None: an Android app).
+    url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "android" if self.url is None else "web"
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,20 @@ def build_desired_state(
         assert app.track is not None
         release = live.get((package, app.track))
         if release is None:
+            continue
+        if release.web is not None:
+            apps.append(
+                AppState(
+                    package,
+                    app.intent,
+                    app.track,
+                    release.version_code,
+                    release.version_name,
+                    config=dict(app.config),
+                    remove_when_unassigned=app.remove_when_unassigned,
+                    url=release.web.url,
+                )
+            )
             continue
         apps.append(
             AppState(
@@ -259,14 +286,14 @@ def _parse(signed: Mapping[str, Any]) -> DesiredState:
 
 _AppKey = tuple[
     str, Intent, Track | None, int | None, str | None, str | None, str | None,
-    tuple[tuple[str, ConfigValue], ...], ProtectionPolicy | None, bool, int,
+    tuple[tuple[str, ConfigValue], ...], ProtectionPolicy | None, bool, int, str | None,
 ]  # fmt: skip
 
 
 def _app_key(app: AppState) -> _AppKey:
     return (
         app.package, app.intent, app.track, app.version_code, app.version_name, app.target, app.sha256,
-        tuple(sorted(app.config.items())), app.protection, app.remove_when_unassigned, app.retry,
+        tuple(sorted(app.config.items())), app.protection, app.remove_when_unassigned, app.retry, app.url,
     )  # fmt: skip
 
 
@@ -278,9 +305,20 @@ def _app_bytes(key: _AppKey) -> bytes:
     once rather than once per device: on the benchmark's fleet this cut building, digesting and
     signing one device's document from about 480 to 185 µs.
     """
-    package, intent, track, version_code, version_name, target, sha256, config, protection, remove, retry = (
-        key
-    )
+    (
+        package,
+        intent,
+        track,
+        version_code,
+        version_name,
+        target,
+        sha256,
+        config,
+        protection,
+        remove,
+        retry,
+        url,
+    ) = key
     entry: dict[str, Any] = {
         "package": package,
         "intent": str(intent),
@@ -296,6 +334,9 @@ def _app_bytes(key: _AppKey) -> bytes:
     if retry:
         # Only when asked for: the documents of devices without a retry stay as they were.
         entry["retry"] = retry
+    if url is not None:
+        # Only for web apps: Android apps' entries, and so their documents, stay as they were.
+        entry["kind"], entry["url"] = "web", url
     return _compact(entry)
 
 
@@ -315,7 +356,24 @@ def _app_from_json(entry: Mapping[str, Any]) -> AppState:
         protection=None if protection is None else ProtectionPolicy.from_document(protection),
         remove_when_unassigned=bool(entry["remove_when_unassigned"]),
         retry=_optional(entry.get("retry", 0), int) or 0,
+        url=_web_url(entry),
     )
+
+
+def _web_url(entry: Mapping[str, Any]) -> str | None:
+    """A web app's path on the gateway; refused unless it is one under ``/apps/``."""
+    kind = entry.get("kind", "android")
+    if kind == "android" and "url" not in entry:
+        return None
+    url = entry.get("url")
+    if (
+        kind != "web"
+        or not isinstance(url, str)
+        or not WEB_URL.fullmatch(url)
+        or entry.get("target") is not None
+    ):
+        raise ValueError("a web app's entry names a path under /apps/ and no target")
+    return url
 
 
 def _optional(value: Any, kind: type[_T]) -> _T | None:

@@ -15,12 +15,17 @@ clients and the admin CLI::
         └── SignatureInvalid            unsigned, tampered, or a signer the verifier did not check
     InvalidInput
     └── InvalidAssignment           an assignment or protection policy that breaks a rule
+    InvalidInput
+    └── InvalidStartPath            a web app's route name or start path that would leave its route
     Conflict
     └── ReleaseRefused              the release rules refuse the step
         ├── SignerMismatch              an update signed by another key than the app's pinned one
         ├── VersionNotNewer             a version code not above the newest published one
         ├── TransitionRefused           a step the release's state, track or review does not allow
-        └── PackageOwnedElsewhere       a package id another department registered
+        ├── PackageOwnedElsewhere       a package id another department registered
+        └── KindMismatch                an APK for a web app's id, or a web entry for an Android app's
+    Conflict
+    └── RouteRefused                a web app's gateway route is missing, disabled, or does not admit
     InvalidInput
     └── DocumentRefused             a signed document (desired state) a device must not act on
     UnavailableDependency
@@ -89,6 +94,18 @@ class TransitionRefused(ReleaseRefused):
 
 class PackageOwnedElsewhere(ReleaseRefused):
     code = "package_owned_elsewhere"
+
+
+class KindMismatch(ReleaseRefused):
+    code = "app_kind_mismatch"
+
+
+class InvalidStartPath(InvalidInput):
+    code = "invalid_start_path"
+
+
+class RouteRefused(Conflict):
+    code = "route_refused"
 
 
 class DocumentRefused(InvalidInput):

@@ -38,6 +38,11 @@ MAX_ICON_BYTES = 1 << 20
 _ICON_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"RIFF": "image/webp", b"\xff\xd8\xff": "image/jpeg"}
 
 
+def icon_media_type(data: bytes) -> str | None:
+    """The media type of a PNG, WebP or JPEG icon by its first bytes; None for anything else."""
+    return next((media for magic, media in _ICON_TYPES.items() if data.startswith(magic)), None)
+
+
 @dataclass(frozen=True)
 class AppIcon:
     path: str

@@ -18,6 +18,11 @@ from govmobile.portal.assignments import Intent
 from govmobile.portal.releases import ReleaseState, Track
 
 
+class AppKind(StrEnum):
+    ANDROID = "android"
+    WEB = "web"
+
+
 class PortalApp(SQLModel, table=True):
     """An app in the catalogue. Its package id belongs to one department (or to the platform: None)."""
 
@@ -34,6 +39,8 @@ class PortalApp(SQLModel, table=True):
     publisher: str = Field(default="", max_length=200)
     icon_media_type: str | None = Field(default=None, max_length=32)
     icon: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    #: ``android`` (releases are APKs) or ``web`` (releases are entries that open a gateway route).
+    kind: AppKind = Field(default=AppKind.ANDROID, sa_type=EnumText(AppKind, 16))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str = Field(max_length=200)
 
@@ -66,6 +73,10 @@ class PortalRelease(SQLModel, table=True):
     uploaded_by: str = Field(max_length=200)
     uploaded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     approved_by: str | None = Field(default=None, max_length=200)
+    #: A web app's release: the gateway route it opens (by name; the gateway owns the route) and
+    #: the path under it. None for an APK.
+    route_name: str | None = Field(default=None, max_length=32)
+    start_path: str | None = Field(default=None, max_length=500)
 
 
 class PortalReviewPolicy(SQLModel, table=True):

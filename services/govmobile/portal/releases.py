@@ -18,6 +18,10 @@ Two rules protect devices, as Android itself and F-Droid do:
 Both rules are checked at upload (early, clear refusal) and again at publication (another release
 may have been published in between). These are pure functions over immutable values; the service
 stores the results and audits each step.
+
+A web app's releases follow the same lifecycle: each is an *entry* (a gateway route and a start
+path, ``web_entry``), its version code the next number, its "signers" none (nothing to pin), its
+SHA-256 that of the entry, so the same review, tracks and audit apply to what a web app opens.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from govmobile.portal.errors import (
     TransitionRefused,
     VersionNotNewer,
 )
+from govmobile.portal.web_entry import WebEntry
 
 
 class ReleaseState(StrEnum):
@@ -74,6 +79,8 @@ class Release:
     was_published: bool = False
     #: Whether it has ever been published on the pilot track (for ``ReviewPolicy.pilot_first``).
     piloted: bool = False
+    #: A web app's release: the route and path it opens (None: an APK).
+    web: WebEntry | None = None
 
 
 def check_owner(owner: str | None, department: str) -> None:

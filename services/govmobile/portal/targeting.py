@@ -5,6 +5,15 @@ its target and exclusions must be the department's own: a department admin canno
 department's groups, people or devices, nor learn that they exist (they are 'not found').
 What a device should have is ``assignments.resolve_desired_apps`` over its department's
 assignments, here given the device's groups from the directory and the live releases.
+
+A web app reaches a device only if an assignment gives it (presence on the home screen) *and* the
+gateway route of its live entry admits the device's department and its person's groups (who may
+open it at all; ``web_entry``). The route is the one source of truth for the second: an assignment
+whose target the route admits none of is refused when it is made (``route_not_found``,
+``group_not_admitted``); one that reaches people the route does not admit (a department-wide
+assignment on a route restricted to some groups, or a route changed later) is kept, and the
+devices the route does not admit are left out, each reported with its reason in the admin's view
+(``DeviceApps.unavailable``), never silently.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select as core_select
@@ -33,11 +42,20 @@ from govmobile.portal.assignments import (
     TargetKind,
     resolve_desired_apps,
 )
-from govmobile.portal.catalogue import department_rules, release_histories, require_department, visible_app
-from govmobile.portal.models import PortalAssignment, PortalDeviceState
+from govmobile.portal.catalogue import (
+    department_rules,
+    release_histories,
+    release_history,
+    require_department,
+    visible_app,
+)
+from govmobile.portal.errors import RouteRefused
+from govmobile.portal.models import AppKind, PortalApp, PortalAssignment, PortalDeviceState
 from govmobile.portal.protection import ProtectionPolicy
 from govmobile.portal.readers import devices
-from govmobile.portal.releases import Release, Track, live_releases
+from govmobile.portal.releases import Release, ReleaseState, Track, live_releases
+from govmobile.portal.web_apps import route_admission, route_admissions
+from govmobile.portal.web_entry import Refusal, person_refusal, route_refusal
 
 _KINDS = {kind.name.lower(): kind for kind in TargetKind}
 
@@ -73,6 +91,8 @@ class DeviceApps:
     live: dict[tuple[str, Track], Release]
     sequence: int | None = None
     issued_at: dt.datetime | None = None
+    #: Web apps assigned to the device that its route does not let it open, and why.
+    unavailable: Mapping[str, Refusal] = field(default_factory=dict)
 
 
 class Targeting:
@@ -95,6 +115,8 @@ class Targeting:
             if app.tenant_id not in (None, department):
                 raise NotFound(f"no app {spec.app_id}")
             target = _target(session, department, spec.target_kind, spec.target_id)
+            if app.kind is AppKind.WEB and spec.intent is not Intent.UNINSTALL:
+                _check_route_admits(session, app, department, target)
             exclusions = frozenset(_target(session, department, kind, id_) for kind, id_ in spec.exclusions)
             protection = ProtectionPolicy.from_document(dict(spec.protection)) if spec.protection else None
             row = PortalAssignment(
@@ -162,7 +184,7 @@ class Targeting:
             state = session.get(PortalDeviceState, device.id)
             if state is None:
                 return apps
-            return DeviceApps(apps.device, apps.resolution, apps.live, state.sequence, state.issued_at)
+            return replace(apps, sequence=state.sequence, issued_at=state.issued_at)
 
 
 def device_record(session: Session, device_id: str) -> DeviceRecord | None:
@@ -180,17 +202,92 @@ def device_record(session: Session, device_id: str) -> DeviceRecord | None:
 
 def resolve_device(session: Session, device: DeviceRecord) -> DeviceApps:
     """The device's apps from its department's assignments, its person's groups and the live releases."""
-    groups: frozenset[str] = frozenset()
+    groups: dict[str, str] = {}
     if device.person_id is not None:
-        groups = frozenset(
-            session.exec(select(Membership.group_id).where(Membership.person_id == device.person_id)).all()
-        )
-    context = DeviceContext(device.id, device.tenant_id, device.person_id, groups)
+        found = session.exec(
+            select(Group.id, Group.name)
+            .join(Membership, col(Membership.group_id) == col(Group.id))
+            .where(Membership.person_id == device.person_id)
+        ).all()
+        groups = {str(group_id): str(name) for group_id, name in found}
+    context = DeviceContext(device.id, device.tenant_id, device.person_id, frozenset(groups))
     rows = session.exec(select(PortalAssignment).where(PortalAssignment.tenant_id == device.tenant_id)).all()
     rules = department_rules(session, device.tenant_id)
     resolution = resolve_desired_apps(context, [to_assignment(row) for row in rows], rules.protection)
     live = live_releases(release_histories(session, resolution.apps))
-    return DeviceApps(device, resolution, live)
+    unavailable = _not_admitted(session, device, frozenset(groups.values()), resolution, live)
+    if unavailable:
+        kept = {p: app for p, app in resolution.apps.items() if p not in unavailable}
+        resolution = Resolution(kept, resolution.conflicts)
+    return DeviceApps(device, resolution, live, unavailable=unavailable)
+
+
+def _not_admitted(
+    session: Session,
+    device: DeviceRecord,
+    group_names: frozenset[str],
+    resolution: Resolution,
+    live: Mapping[tuple[str, Track], Release],
+) -> dict[str, Refusal]:
+    """The web apps offered by assignment whose route does not admit this device, and why."""
+    entries = {}
+    for package, app in resolution.apps.items():
+        release = live.get((package, app.track)) if app.track is not None else None
+        if release is not None and release.web is not None:
+            entries[package] = release.web
+    if not entries:
+        return {}
+    routes = route_admissions(session, [entry.route for entry in entries.values()])
+    refused = {}
+    for package, entry in entries.items():
+        refusal = person_refusal(routes.get(entry.route), entry.route, device.tenant_id, group_names)
+        if refusal is not None:
+            refused[package] = refusal
+    return refused
+
+
+def _check_route_admits(session: Session, app: PortalApp, department: str, target: Target) -> None:
+    """Refuse an assignment of a web app to a target its route admits none of (early and clear;
+    resolution checks each device again against the route as it is then)."""
+    # The entry devices get now (the newest published), else the one on its way (newest draft).
+    history = [r for r in release_history(session, app.id) if r.web is not None]
+    current = [r for r in history if r.state is ReleaseState.PUBLISHED] or [
+        r for r in history if r.state is not ReleaseState.RETIRED
+    ]
+    entry = current[0].web if current else None
+    if entry is None:
+        return  # no entry yet: each device is checked when one is published
+    route = route_admission(session, entry.route)
+    refusal = route_refusal(route, entry.route, department)
+    if refusal is None and route is not None and route.groups:
+        names: set[str] = set()
+        if target.kind is TargetKind.GROUP:
+            group = session.get(Group, target.id)
+            names = {group.name} if group is not None else set()
+        elif target.kind in (TargetKind.PERSON, TargetKind.DEVICE):
+            person_id = target.id
+            if target.kind is TargetKind.DEVICE:
+                device = device_record(session, target.id)
+                person_id = device.person_id if device is not None and device.person_id else ""
+            names = set(
+                session.exec(
+                    select(Group.name)
+                    .join(Membership, col(Membership.group_id) == col(Group.id))
+                    .where(Membership.person_id == person_id)
+                ).all()
+            )
+        if target.kind is not TargetKind.DEPARTMENT and not names & route.groups:
+            refusal = Refusal(
+                "group_not_admitted",
+                f"the gateway route {entry.route!r} does not admit this {target.kind.name.lower()}: "
+                f"it admits only the groups {', '.join(sorted(route.groups))}",
+            )
+    if refusal is not None:
+        raise RouteRefused(
+            f"{app.package} cannot be assigned here: {refusal.reason}; change the route's admission "
+            "on the gateway (the one place that says who may open it) or assign to people it admits",
+            code=refusal.code,
+        )
 
 
 def to_assignment(row: PortalAssignment) -> Assignment:

@@ -1,6 +1,8 @@
 """The portal's admin API: apps, releases (upload, review, publish, retire), department rules,
 assignments and what each device should have."""
 
+import base64
+import binascii
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -8,6 +10,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
 from govmobile.core.accounts import Principal
+from govmobile.core.errors import InvalidInput
 from govmobile.portal.api.installations import InstallationPublic
 from govmobile.portal.api.schemas import (
     AppPublic,
@@ -18,12 +21,14 @@ from govmobile.portal.api.schemas import (
     DeviceAppsPublic,
     PublishRequest,
     ReleasePublic,
+    WebAppCreate,
 )
 from govmobile.portal.catalogue import AppChanges, Catalogue, DepartmentRules
 from govmobile.portal.installations import Installations
 from govmobile.portal.protection import ProtectionPolicy
 from govmobile.portal.releases import ReviewPolicy
 from govmobile.portal.targeting import AssignmentSpec, Targeting
+from govmobile.portal.web_catalogue import WebAppSpec, WebCatalogue
 from govmobile.web.openapi import errors
 from govmobile.web.params import IdPath, IdQuery
 
@@ -44,6 +49,7 @@ def portal_admin_router(
     targeting: Targeting,
     authenticate: Callable[..., Principal],
     installations: Installations,
+    web_catalogue: WebCatalogue,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1/portal", tags=["app portal"])
 
@@ -78,11 +84,42 @@ def portal_admin_router(
     @router.get("/apps", response_model=list[AppPublic], responses=errors(401))
     def list_apps(admin: Annotated[Principal, Depends(authenticate)]) -> list[AppPublic]:
         """The apps of the caller's department and the platform's (every app for a platform admin)."""
-        return [AppPublic.of(app) for app in catalogue.apps(admin)]
+        apps = catalogue.apps(admin)
+        availability = web_catalogue.availability(apps)
+        return [AppPublic.of(app, availability.get(app.id)) for app in apps]
 
     @router.get("/apps/{app_id}", response_model=AppPublic, responses=errors(401, 404))
     def show_app(app_id: IdPath, admin: Annotated[Principal, Depends(authenticate)]) -> AppPublic:
-        return AppPublic.of(catalogue.app(admin, app_id))
+        app = catalogue.app(admin, app_id)
+        return AppPublic.of(app, web_catalogue.availability([app]).get(app.id))
+
+    @router.post(
+        "/web-apps",
+        response_model=ReleasePublic,
+        status_code=201,
+        responses=errors(400, 401, 403, 404, 409),
+    )
+    def draft_web_app(
+        body: WebAppCreate, admin: Annotated[Principal, Depends(authenticate)], tenant_id: IdQuery = None
+    ) -> ReleasePublic:
+        """A web app's entry (the gateway route it opens and a start path under it) as a draft
+        release, reviewed and published like an APK; the app is registered by its first entry."""
+        spec = WebAppSpec(
+            package=body.package,
+            route=body.route,
+            start_path=body.start_path,
+            version_name=body.version_name,
+            texts=AppChanges(
+                name_en=body.name_en,
+                name_zh=body.name_zh,
+                description_en=body.description_en,
+                description_zh=body.description_zh,
+                category=body.category,
+                publisher=body.publisher,
+            ),
+            icon=_icon(body.icon_base64),
+        )
+        return ReleasePublic.of(web_catalogue.draft(admin, tenant_id, spec))
 
     @router.patch("/apps/{app_id}", response_model=AppPublic, responses=errors(401, 403, 404, 409))
     def update_app(
@@ -195,6 +232,15 @@ def portal_admin_router(
         return DeviceAppsPublic.of(found).model_copy(update={"installations": reported})
 
     return router
+
+
+def _icon(encoded: str | None) -> bytes | None:
+    if encoded is None:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise InvalidInput("icon_base64 is not base64", code="invalid_icon") from None
 
 
 def _rules_document(rules: DepartmentRules) -> DepartmentRulesDocument:

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from govmobile.portal.api.installations import InstallationPublic
 from govmobile.portal.assignments import Intent
-from govmobile.portal.models import PortalApp, PortalAssignment, PortalRelease
+from govmobile.portal.models import AppKind, PortalApp, PortalAssignment, PortalRelease
 from govmobile.portal.protection import MAX_OFFLINE, MAX_PIN_ATTEMPTS
 from govmobile.portal.releases import ReleaseState, Track
 from govmobile.portal.targeting import DeviceApps
+from govmobile.portal.web_entry import MAX_START_PATH, WebEntry
 
 ID = Field(max_length=36)
 MAX_OFFLINE_SECONDS = int(MAX_OFFLINE.total_seconds())
@@ -32,14 +33,20 @@ class AppPublic(BaseModel):
     publisher: str
     icon_media_type: str | None
     icon_base64: str | None
+    kind: AppKind = Field(description="android: releases are APKs; web: releases open a gateway route")
+    availability: str | None = Field(
+        default=None,
+        description="web apps: 'available', or why no device can open it now (its route as the gateway has it)",
+    )
     created_at: dt.datetime
     created_by: str
 
     @classmethod
-    def of(cls, app: PortalApp) -> AppPublic:
+    def of(cls, app: PortalApp, availability: str | None = None) -> AppPublic:
         return cls(
             **app.model_dump(exclude={"icon"}),
             icon_base64=base64.b64encode(app.icon).decode() if app.icon else None,
+            availability=availability,
         )
 
 
@@ -72,13 +79,37 @@ class ReleasePublic(BaseModel):
     uploaded_by: str
     uploaded_at: dt.datetime
     approved_by: str | None
+    route: str | None = Field(default=None, description="a web app's release: the gateway route it opens")
+    start_path: str | None = Field(default=None, description="a web app's release: the path under the route")
+    url: str | None = Field(default=None, description="a web app's release: the path it opens on the gateway")
 
     @classmethod
     def of(cls, row: PortalRelease) -> ReleasePublic:
-        values = row.model_dump()
+        values = row.model_dump(exclude={"route_name"})
         for name in ("permissions", "signers", "warnings"):
             values[name] = json.loads(values[name])
+        if row.route_name is not None:
+            values["route"] = row.route_name
+            values["url"] = WebEntry(row.route_name, row.start_path or "").url
         return cls(**values)
+
+
+class WebAppCreate(BaseModel):
+    """A web app's entry (a draft release) and, when it is new, its catalogue fields."""
+
+    model_config = {"extra": "forbid"}
+
+    package: str = Field(min_length=3, max_length=255, description="a package-like id, e.g. cn.gov.water.oa")
+    route: str = Field(min_length=1, max_length=32, description="the gateway route it opens (/apps/<route>/)")
+    start_path: str = Field(default="", max_length=MAX_START_PATH, description="a path under the route")
+    version_name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=200)
+    description_en: str | None = Field(default=None, max_length=4000)
+    description_zh: str | None = Field(default=None, max_length=4000)
+    category: str | None = Field(default=None, max_length=64)
+    publisher: str | None = Field(default=None, max_length=200)
+    icon_base64: str | None = Field(default=None, max_length=1_400_000, description="PNG, WebP or JPEG")
 
 
 class PublishRequest(BaseModel):
@@ -174,6 +205,14 @@ class DesiredAppPublic(BaseModel):
         description="the release to install; null: none published on its track yet"
     )
     assignment_ids: list[str]
+    kind: AppKind = AppKind.ANDROID
+    url: str | None = Field(default=None, description="a web app: the path it opens on the gateway")
+
+
+class UnavailablePublic(BaseModel):
+    package: str
+    code: str
+    reason: str = Field(description="why the app's gateway route does not let this device open it")
 
 
 class ConflictPublic(BaseModel):
@@ -189,6 +228,10 @@ class DeviceAppsPublic(BaseModel):
     conflicts: list[ConflictPublic]
     sequence: int | None = Field(description="the last desired-state document issued; null: never fetched")
     issued_at: dt.datetime | None
+    unavailable: list[UnavailablePublic] = Field(
+        default_factory=list,
+        description="web apps assigned to the device that their gateway route does not admit it to",
+    )
     installations: list[InstallationPublic] = Field(
         default_factory=list, description="what the device last reported of each managed app"
     )
@@ -198,6 +241,7 @@ class DeviceAppsPublic(BaseModel):
         apps = []
         for package, app in sorted(found.resolution.apps.items()):
             release = found.live.get((package, app.track)) if app.track is not None else None
+            web = release.web if release else None
             apps.append(
                 DesiredAppPublic(
                     package=package,
@@ -205,6 +249,8 @@ class DeviceAppsPublic(BaseModel):
                     track=app.track,
                     version_code=release.version_code if release else None,
                     assignment_ids=list(app.assignment_ids),
+                    kind=AppKind.ANDROID if web is None else AppKind.WEB,
+                    url=None if web is None else web.url,
                 )
             )
         conflicts = [
@@ -222,4 +268,8 @@ class DeviceAppsPublic(BaseModel):
             conflicts=conflicts,
             sequence=found.sequence,
             issued_at=found.issued_at,
+            unavailable=[
+                UnavailablePublic(package=package, code=refusal.code, reason=refusal.reason)
+                for package, refusal in sorted(found.unavailable.items())
+            ],
         )
