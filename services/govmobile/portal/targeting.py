@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -186,11 +187,31 @@ def resolve_device(session: Session, device: DeviceRecord) -> DeviceApps:
             session.exec(select(Membership.group_id).where(Membership.person_id == device.person_id)).all()
         )
     context = DeviceContext(device.id, device.tenant_id, device.person_id, groups)
-    rows = session.exec(select(PortalAssignment).where(PortalAssignment.tenant_id == device.tenant_id)).all()
+    rows = session.exec(
+        select(PortalAssignment).where(
+            PortalAssignment.tenant_id == device.tenant_id, _targeting(context.targets())
+        )
+    ).all()
     rules = department_rules(session, device.tenant_id)
     resolution = resolve_desired_apps(context, [to_assignment(row) for row in rows], rules.protection)
     live = live_releases(release_histories(session, resolution.apps))
     return DeviceApps(device, resolution, live)
+
+
+def _targeting(targets: frozenset[Target]) -> ColumnElement[bool]:
+    """Assignments whose target is one of ``targets``. Only these can reach the device (the
+    resolution ignores the others; exclusions apply to these), so a fetch reads these and not
+    all of the department's, one per targeted group, person or device: a fetch's cost then no
+    longer grows with the department (docs/benchmarks.md, App portal)."""
+    by_kind: dict[str, list[str]] = {}
+    for target in targets:
+        by_kind.setdefault(target.kind.name.lower(), []).append(target.id)
+    return or_(
+        *(
+            and_(col(PortalAssignment.target_kind) == kind, col(PortalAssignment.target_id).in_(sorted(ids)))
+            for kind, ids in sorted(by_kind.items())
+        )
+    )
 
 
 def to_assignment(row: PortalAssignment) -> Assignment:
