@@ -150,7 +150,8 @@ def run_ab(
         for label in ("Failed requests", "Exceptions")
     ) + (0 if non_2xx_expected else non_2xx)
     body_rate = sum(
-        int(_find(r"HTML transferred:\s+(\d+)", out) or 0) / float(_find(r"Time taken for tests:\s+([\d.]+)", out) or 1)
+        int(_find(r"HTML transferred:\s+(\d+)", out) or 0)
+        / float(_find(r"Time taken for tests:\s+([\d.]+)", out) or 1)
         for out in outs
     )
     return LoadResult(

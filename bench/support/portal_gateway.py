@@ -49,6 +49,10 @@ DOWNLOAD_CONCURRENCY = 2
 DOWNLOAD_SECONDS = 8
 DOWNLOAD_ROUNDS = 3
 PACKAGE_MIB = 30
+#: Assignments added to the devices' department (each to a group of its own, none the devices'
+#: group) before the fetches are measured again: the portal loads a department's assignments
+#: at every fetch, and the resolution benchmark's largest department has about this many.
+MORE_ASSIGNMENTS = 1000
 APK = "application/vnd.android.package-archive"
 
 BARE_FILES_CONF = (
@@ -101,6 +105,8 @@ class Run:
 @dataclass
 class GatewayFigures:
     fetches: list[Run]
+    #: The same with MORE_ASSIGNMENTS more assignments in the department.
+    fetches_more: list[Run]
     fetch_statuses: dict[int, int]
     downloads: dict[str, list[Run]]
     package_bytes: int
@@ -152,6 +158,34 @@ def publish(appliance: Appliance, apk: Path) -> dict[str, Any]:
     return release
 
 
+def add_assignments(appliance: Appliance, app_id: str, count: int) -> None:
+    """``count`` groups in the devices' department, the app assigned as available to each (through
+    the management listener, one keep-alive connection)."""
+    with httpx.Client(
+        base_url=appliance.management_url,
+        verify=appliance.context(),
+        timeout=30,
+        headers={"Authorization": f"Bearer {appliance.token}"},
+    ) as client:
+        for i in range(count):
+            group = client.post(
+                "/api/v1/groups", json={"tenant_id": appliance.tenant_id, "name": f"bench-{i}"}
+            )
+            assigned = client.post(
+                "/api/v1/portal/assignments",
+                json={
+                    "app_id": app_id,
+                    "tenant_id": appliance.tenant_id,
+                    "target": {"kind": "group", "id": group.json().get("id", "") if group.is_success else ""},
+                    "intent": "available",
+                },
+            )
+            if not (group.is_success and assigned.is_success):
+                raise SystemExit(
+                    f"adding assignments: {group.status_code} {assigned.status_code} {assigned.text}"
+                )
+
+
 def desired_state(device: Device) -> tuple[str, list[str]]:
     """The device's ETag and the packages its document lists (first fetch: 200)."""
     with httpx.Client(
@@ -178,6 +212,7 @@ class AccessLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        time.sleep(1.5)  # what was asked before now reaches the file (nginx flushes every second)
         self.offset = path.stat().st_size if path.exists() else 0
 
     def statuses(self, path_part: str, at_least: int) -> dict[int, int]:
@@ -206,7 +241,9 @@ class AccessLog:
         return dict(counts)
 
 
-def measure_fetches(appliance: Appliance, devices: list[Device], etags: list[str]) -> tuple[list[Run], dict[int, int]]:
+def measure_fetches(
+    appliance: Appliance, devices: list[Device], etags: list[str]
+) -> tuple[list[Run], dict[int, int]]:
     assert appliance.portal is not None
     master = int((appliance.run_dir / "nginx.pid").read_text())
     log = AccessLog(appliance.run_dir / "access.log")
@@ -232,9 +269,7 @@ def measure_fetches(appliance: Appliance, devices: list[Device], etags: list[str
             raise SystemExit(f"desired-state fetches: {result.failed} failed:\n{result.report}")
         for status, count in log.statuses("/desired-state", result.requests).items():
             statuses[status] = statuses.get(status, 0) + count
-        runs.append(
-            Run(result, nginx_used / result.requests * 1e6, portal_used / result.requests * 1e6)
-        )
+        runs.append(Run(result, nginx_used / result.requests * 1e6, portal_used / result.requests * 1e6))
     # Every answer was a 304 (ab stops at its time limit with requests in flight: nginx logs those
     # too, as 304 or as 499 when the client had gone).
     unexpected = {s: n for s, n in statuses.items() if s not in (304, 499)}
@@ -339,12 +374,21 @@ def measure(work: Path, procs: Processes) -> GatewayFigures:
     setup_seconds = time.monotonic() - started
     reloads = appliance.reloads()
     fetches, statuses = measure_fetches(appliance, devices, etags)
+    add_assignments(appliance, release["app_id"], MORE_ASSIGNMENTS)
+    for device, etag in zip(devices, etags, strict=True):
+        if desired_state(device)[0] != etag:
+            raise SystemExit("assignments to other groups changed the devices' desired state")
+    fetches_more, more_statuses = measure_fetches(appliance, devices, etags)
+    for status, count in more_statuses.items():
+        statuses[status] = statuses.get(status, 0) + count
     load.append(os.getloadavg()[0])
-    downloads = measure_downloads(appliance, devices, gateway_url, bare_url, work / "bare" / "nginx.pid", size)
+    downloads = measure_downloads(
+        appliance, devices, gateway_url, bare_url, work / "bare" / "nginx.pid", size
+    )
     load.append(os.getloadavg()[0])
     if appliance.reloads() != reloads:
         raise SystemExit("the gateway reloaded nginx during the measurements; they are not comparable")
-    return GatewayFigures(fetches, statuses, downloads, size, len(devices), setup_seconds, load)
+    return GatewayFigures(fetches, fetches_more, statuses, downloads, size, len(devices), setup_seconds, load)
 
 
 def through_gateway() -> GatewayFigures:
@@ -371,5 +415,9 @@ def median(runs: list[Run], value: str) -> float:
 
 
 if __name__ == "__main__":
-    figures = through_gateway()
-    print(figures)
+    found = through_gateway()
+    for name, runs in (("fetches", found.fetches), ("fetches, more assignments", found.fetches_more)):
+        print(name, [(round(r.load.rps), round(r.portal_cpu_us), round(r.nginx_cpu_us)) for r in runs])
+    for name, runs in found.downloads.items():
+        print(name, [(round(r.load.body_bytes_per_s / 1e6), round(r.nginx_cpu_us)) for r in runs])
+    print(found.fetch_statuses, found.setup_seconds, found.load)
