@@ -22,6 +22,7 @@ against the same client CA and CRL, serving the same directory, nothing else.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import statistics
@@ -102,12 +103,63 @@ class Run:
     portal_cpu_us: float
 
 
+def lazy_in_process(
+    appliance: Appliance, devices: list[Device], seconds: float = 5.0
+) -> tuple[list[float], list[float]]:
+    """The portal's own work for one device's fetch (``Delivery.desired_state``: the device by its
+    certificate, its stored document, its groups and the assignments that reach it, resolution,
+    the document's content digest), in this process on the appliance's database, without HTTP:
+    each call's seconds of wall time and of this thread's CPU (sorted), the devices in turn, one at
+    a time."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from govmobile.core.database import Database
+    from govmobile.portal.delivery import Delivery
+    from govmobile.portal.trust import PortalKeys, RepositoryKeeper
+    from govmobile.web.device_identity import PresentedCertificate
+
+    assert appliance.portal_data is not None
+    keys_dir = appliance.work / "portal-keys"
+    keys = PortalKeys.load(keys_dir)
+    keeper = RepositoryKeeper(
+        appliance.portal_data / "repository",
+        keys,
+        lambda: dt.datetime.now(dt.UTC),
+        root_file=keys_dir / "root.json",
+    )
+    database = Database(appliance.database_url)
+    delivery = Delivery(database, keeper, keys.desired_state)
+    presented = []
+    for device in devices:
+        der = x509.load_pem_x509_certificate(device.cert[0].read_bytes()).public_bytes(Encoding.DER)
+        presented.append((PresentedCertificate(der, hashlib.sha256(der).hexdigest()), device.device_id))
+    times: list[float] = []
+    cpu: list[float] = []
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            certificate, device_id = presented[len(times) % len(presented)]
+            mark, cpu_mark = time.perf_counter(), time.thread_time()
+            delivery.desired_state(certificate, device_id)
+            times.append(time.perf_counter() - mark)
+            cpu.append(time.thread_time() - cpu_mark)
+    finally:
+        database.engine.dispose()
+    return sorted(times), sorted(cpu)
+
+
 @dataclass
 class GatewayFigures:
     fetches: list[Run]
     #: The same with MORE_ASSIGNMENTS more assignments in the department.
     fetches_more: list[Run]
     fetch_statuses: dict[int, int]
+    #: ``Delivery.desired_state`` in process at MORE_ASSIGNMENTS + 1 assignments: seconds of wall
+    #: time and of CPU per call, sorted.
+    lazy: tuple[list[float], list[float]]
     downloads: dict[str, list[Run]]
     package_bytes: int
     assignment_to_devices: int
@@ -379,6 +431,7 @@ def measure(work: Path, procs: Processes) -> GatewayFigures:
         if desired_state(device)[0] != etag:
             raise SystemExit("assignments to other groups changed the devices' desired state")
     fetches_more, more_statuses = measure_fetches(appliance, devices, etags)
+    lazy = lazy_in_process(appliance, devices)
     for status, count in more_statuses.items():
         statuses[status] = statuses.get(status, 0) + count
     load.append(os.getloadavg()[0])
@@ -388,7 +441,9 @@ def measure(work: Path, procs: Processes) -> GatewayFigures:
     load.append(os.getloadavg()[0])
     if appliance.reloads() != reloads:
         raise SystemExit("the gateway reloaded nginx during the measurements; they are not comparable")
-    return GatewayFigures(fetches, fetches_more, statuses, downloads, size, len(devices), setup_seconds, load)
+    return GatewayFigures(
+        fetches, fetches_more, statuses, lazy, downloads, size, len(devices), setup_seconds, load
+    )
 
 
 def through_gateway() -> GatewayFigures:
