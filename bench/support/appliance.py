@@ -1,11 +1,14 @@
 """The appliance as the benchmarks run it: CA, MDM and the gateway (govmobile-gateway with the
-nginx it renders and runs) as processes on loopback, on one SQLite database with durable
-commits, configured by environment exactly as the containers are. An admin is logged in through
-the management listener, and a department ("water") with a person and a group exists.
+nginx it renders and runs), and on request the app portal, as processes on loopback, on one
+SQLite database with durable commits, configured by environment exactly as the containers are
+(the services behind the gateway listen on plain HTTP on loopback; deployed, on TLS on the
+internal network). An admin is logged in through the management listener, and a department
+("water") with a person and a group exists.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -24,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bench.support.procs import BIN, Processes, free_port, http_ok, wait_until
+from govmobile.portal.trust import KEY_FILES
+from govmobile.portal.trust_root import generate_key, key_to_pem, make_root
 
 
 @dataclass
@@ -39,6 +44,9 @@ class Appliance:
     run_dir: Path
     #: The control plane's own listener (loopback): its /metrics count nginx reloads.
     control_url: str
+    #: The portal's process and volume (its repository under ``repository/``), when started.
+    portal: subprocess.Popen[bytes] | None = None
+    portal_data: Path | None = None
     token: str = ""
     tenant_id: str = ""
     person_id: str = ""
@@ -141,7 +149,28 @@ def wait_healthy(name: str, process: subprocess.Popen[bytes], url: str, root: Pa
     wait_until(lambda: http_ok(url, cafile=str(root)), what=name, alive=lambda: process.poll() is None)
 
 
-def start_appliance(work: Path, procs: Processes) -> tuple[Appliance, subprocess.Popen[bytes]]:
+def portal_keys(directory: Path) -> Path:
+    """What the controller hands the portal (docs/portal.md): the root metadata it signed offline
+    and the online keys; the root key itself is thrown away here. Returns the root file."""
+    directory.mkdir(parents=True)
+    online = {role: generate_key() for role in KEY_FILES}
+    root = make_root(
+        [generate_key()],
+        {role: online[role].public_key for role in ("targets", "snapshot", "timestamp")},
+        now=dt.datetime.now(dt.UTC),
+    )
+    for role, name in KEY_FILES.items():
+        (directory / name).write_bytes(key_to_pem(online[role]))
+        (directory / name).chmod(0o600)
+    (directory / "root.json").write_bytes(root.to_bytes())
+    return directory / "root.json"
+
+
+def start_appliance(
+    work: Path, procs: Processes, *, portal_workers: int = 0
+) -> tuple[Appliance, subprocess.Popen[bytes]]:
+    """The appliance; with ``portal_workers``, the portal too (that many worker processes), the
+    gateway sending devices' portal requests to it and its packages from its volume."""
     database_url = f"sqlite:///{work / 'govmobile.sqlite3'}"
     ca_dir = work / "ca"
     run([str(BIN / "govmobile-ca"), "init", "--ca-dir", str(ca_dir)])
@@ -198,6 +227,29 @@ def start_appliance(work: Path, procs: Processes) -> tuple[Appliance, subprocess
     # The gateway fetches the CA's first CRL when it starts (and refuses to start without it).
     wait_healthy("govmobile-ca", ca, f"http://127.0.0.1:{ca_port}/healthz", root)
     wait_healthy("govmobile-mdm", mdm, f"http://127.0.0.1:{mdm_port}/healthz", root)
+    portal, portal_env, portal_data = None, {}, None
+    if portal_workers:
+        portal_port, portal_data = free_port(), work / "portal"
+        root_file = portal_keys(work / "portal-keys")
+        portal = procs.start(
+            "portal",
+            [str(BIN / "govmobile-portal"), "serve"],
+            {
+                "GOVMOBILE_PORTAL_DATABASE_URL": database_url,
+                "GOVMOBILE_PORTAL_GATEWAY_SECRET": gateway_secret,
+                "GOVMOBILE_PORTAL_LISTEN_PORT": str(portal_port),
+                "GOVMOBILE_PORTAL_WORKERS": str(portal_workers),
+                "GOVMOBILE_PORTAL_DATA_DIR": str(portal_data),
+                "GOVMOBILE_PORTAL_ROOT_FILE": str(root_file),
+                "GOVMOBILE_PORTAL_KEYS_DIR": str(root_file.parent),
+                "GOVMOBILE_PORTAL_LOG_LEVEL": "warning",
+            },
+        )
+        wait_healthy("govmobile-portal", portal, f"http://127.0.0.1:{portal_port}/healthz", root)
+        portal_env = {
+            "GOVMOBILE_GATEWAY_PORTAL_URL": f"http://127.0.0.1:{portal_port}",
+            "GOVMOBILE_GATEWAY_PORTAL_FILES_DIR": str(portal_data / "repository"),
+        }
     run_dir = work / "gateway-run"
     gateway = procs.start(
         "gateway",
@@ -222,6 +274,7 @@ def start_appliance(work: Path, procs: Processes) -> tuple[Appliance, subprocess
             "GOVMOBILE_GATEWAY_RUN_DIR": str(run_dir),
             "GOVMOBILE_GATEWAY_KEYS_DIR": str(work / "gateway-keys"),
             "GOVMOBILE_GATEWAY_LOG_LEVEL": "warning",
+            **portal_env,
         },
     )
     wait_healthy("govmobile-gateway", gateway, f"https://localhost:{management_port}/healthz", root)
@@ -236,6 +289,8 @@ def start_appliance(work: Path, procs: Processes) -> tuple[Appliance, subprocess
         management_port,
         run_dir,
         f"http://127.0.0.1:{control_port}",
+        portal,
+        portal_data,
     )
     with httpx.Client(base_url=appliance.management_url, verify=appliance.context(), timeout=30) as client:
         response = client.post(

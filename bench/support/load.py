@@ -19,6 +19,10 @@ class LoadResult:
     p99_ms: float
     failed: int
     report: str
+    #: Response bodies received per second (ab's "HTML transferred" over its time, summed).
+    body_bytes_per_s: float = 0.0
+    #: Answers that were not 2xx (counted in ``failed`` unless the caller expects them).
+    non_2xx: int = 0
 
 
 # A response hook that counts answers other than the expected status, per thread, and a done
@@ -99,6 +103,9 @@ def run_ab(
     keepalive: bool,
     seconds: int | None = None,
     requests: int = 1_000_000,
+    urls: list[str] | None = None,
+    headers: list[list[str]] | None = None,
+    non_2xx_expected: bool = False,
 ) -> LoadResult:
     """ApacheBench with a client certificate (``-E``; wrk cannot present one).
 
@@ -107,10 +114,13 @@ def run_ab(
     certificate). ab prints its percentiles in whole milliseconds; its CSV (``-e``) has them to
     the microsecond, which the comparison needs; the processes' percentile curves are merged,
     weighted by their request counts. ``seconds`` stops the run early (ab stops at whichever of
-    time and count comes first; ``-t`` must precede ``-n``).
+    time and count comes first; ``-t`` must precede ``-n``). ``urls`` and ``headers`` give each
+    process its own URL and request headers (a device's own address, its own ETag). ab counts
+    any answer but a 2xx as "Non-2xx": with ``non_2xx_expected`` (a run of 304s) they are not
+    failures, and the caller checks the statuses elsewhere (nginx's access log).
     """
     runs = []
-    for pem in client_pems:
+    for i, pem in enumerate(client_pems):
         csv = pem.with_name(f"ab-{time.monotonic_ns()}.csv")
         command = ["ab", "-q", "-S", "-r", "-E", str(pem), "-c", str(concurrency), "-e", str(csv)]
         if seconds is not None:
@@ -118,8 +128,10 @@ def run_ab(
         command += ["-n", str(requests // len(client_pems))]
         if keepalive:
             command.append("-k")
+        for header in headers[i] if headers else []:
+            command += ["-H", header]
         process = subprocess.Popen(
-            [*command, url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [*command, urls[i] if urls else url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         runs.append((process, csv))
     outs, curves = [], []
@@ -131,10 +143,16 @@ def run_ab(
         curves.append([float(line.partition(",")[2]) for line in csv.read_text().splitlines()[1:]])
         csv.unlink()
     counts = [int(_find(r"Complete requests:\s+(\d+)", out) or 0) for out in outs]
+    non_2xx = sum(int(_find(r"Non-2xx responses:\s+(\d+)", out) or 0) for out in outs)
     failed = sum(
         int(_find(rf"{label}:\s+(\d+)", out) or 0)
         for out in outs
-        for label in ("Failed requests", "Non-2xx responses", "Exceptions")
+        for label in ("Failed requests", "Exceptions")
+    ) + (0 if non_2xx_expected else non_2xx)
+    body_rate = sum(
+        int(_find(r"HTML transferred:\s+(\d+)", out) or 0)
+        / float(_find(r"Time taken for tests:\s+([\d.]+)", out) or 1)
+        for out in outs
     )
     return LoadResult(
         requests=sum(counts),
@@ -143,6 +161,8 @@ def run_ab(
         p99_ms=_merged_percentile(curves, counts, 99),
         failed=failed,
         report="\n".join(outs),
+        body_bytes_per_s=body_rate,
+        non_2xx=non_2xx,
     )
 
 

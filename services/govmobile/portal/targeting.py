@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -211,7 +212,11 @@ def resolve_device(session: Session, device: DeviceRecord) -> DeviceApps:
         ).all()
         groups = {str(group_id): str(name) for group_id, name in found}
     context = DeviceContext(device.id, device.tenant_id, device.person_id, frozenset(groups))
-    rows = session.exec(select(PortalAssignment).where(PortalAssignment.tenant_id == device.tenant_id)).all()
+    rows = session.exec(
+        select(PortalAssignment).where(
+            PortalAssignment.tenant_id == device.tenant_id, _targeting(context.targets())
+        )
+    ).all()
     rules = department_rules(session, device.tenant_id)
     resolution = resolve_desired_apps(context, [to_assignment(row) for row in rows], rules.protection)
     live = live_releases(release_histories(session, resolution.apps))
@@ -288,6 +293,15 @@ def _check_route_admits(session: Session, app: PortalApp, department: str, targe
             "on the gateway (the one place that says who may open it) or assign to people it admits",
             code=refusal.code,
         )
+
+
+def _targeting(targets: frozenset[Target]) -> ColumnElement[bool]:
+    """Assignments whose target is one of ``targets``. Only these can reach the device (the
+    resolution ignores the others; exclusions apply to these), so a fetch reads these and not
+    all of the department's, one per targeted group, person or device: a fetch's cost then no
+    longer grows with the department (docs/benchmarks.md, App portal). By id alone, one cheap
+    clause: the ids are UUIDs of different tables, and the resolution checks the kind anyway."""
+    return col(PortalAssignment.target_id).in_(sorted({target.id for target in targets}))
 
 
 def to_assignment(row: PortalAssignment) -> Assignment:
