@@ -63,6 +63,19 @@ COMMAND_MIX: list[tuple[str, dict[str, Any]]] = [
 
 
 @dataclass(frozen=True)
+class _TimedRun:
+    """What the timed part of a run did."""
+
+    commands_queued: int
+    #: The devices (their indexes) a command went to: they check in once more after the run.
+    commanded: frozenset[int]
+    #: Turns at the target rate, and those skipped (the device still busy, or too many in flight).
+    ticks: int
+    skipped: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class SimulationConfig:
     server: str
     devices: int
@@ -257,9 +270,9 @@ class Simulation:
             await self._activate_all(agents)
             activate_seconds = time.perf_counter() - activate_started
             self._phase = self.measurements
-            queued, commanded, ticks, skipped, elapsed = await self._drive(agents, admin)
+            run = await self._drive(agents, admin)
             self._phase = self.settling
-            await self._settle([agents[index] for index in sorted(commanded)])
+            await self._settle([agents[index] for index in sorted(run.commanded)])
             return SimulationReport(
                 devices_requested=config.devices,
                 devices_enrolled=len(identities),
@@ -269,15 +282,15 @@ class Simulation:
                 activate_seconds=activate_seconds,
                 activate_latency=percentiles(self.activation.latencies),
                 activate_errors=dict(self.activation.errors),
-                duration=elapsed,
+                duration=run.seconds,
                 target_rate=config.rate,
                 checkins=len(self.measurements.latencies),
                 checkin_latency=percentiles(self.measurements.latencies),
                 checkin_errors=dict(self.measurements.errors + self.settling.errors),
-                ticks=ticks,
-                skipped_ticks=skipped,
+                ticks=run.ticks,
+                skipped_ticks=run.skipped,
                 settle_checkins=len(self.settling.latencies),
-                commands_queued=queued,
+                commands_queued=run.commands_queued,
                 command_results=dict(self.measurements.results + self.settling.results),
                 tenant_id=tenant_id,
             )
@@ -381,11 +394,11 @@ class Simulation:
 
         await asyncio.gather(*(check_in(agent) for agent in agents))
 
-    async def _drive(self, agents: list[Agent], admin: AdminClient) -> tuple[int, set[int], int, int, float]:
-        """The timed run: (commands queued, the devices they went to, ticks, ticks skipped, seconds)."""
+    async def _drive(self, agents: list[Agent], admin: AdminClient) -> _TimedRun:
+        """The timed run: check-ins at the target rate, and the commands queued meanwhile."""
         config = self.config
         if not agents:
-            return 0, set(), 0, 0, 0.0
+            return _TimedRun(commands_queued=0, commanded=frozenset(), ticks=0, skipped=0, seconds=0.0)
         loop = asyncio.get_running_loop()
         busy: set[int] = set()
         tasks: set[asyncio.Task[None]] = set()
@@ -426,7 +439,13 @@ class Simulation:
             await asyncio.wait(set(tasks), timeout=config.timeout)
         elapsed = loop.time() - started
         queued, commanded = (0, set()) if command_task is None else await command_task
-        return queued, commanded, ticks, skipped, elapsed
+        return _TimedRun(
+            commands_queued=queued,
+            commanded=frozenset(commanded),
+            ticks=ticks,
+            skipped=skipped,
+            seconds=elapsed,
+        )
 
     async def _queue_commands(
         self, admin: AdminClient, agents: list[Agent], started: float, deadline: float
