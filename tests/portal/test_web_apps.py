@@ -427,6 +427,7 @@ def test_a_new_web_app_needs_a_name_and_a_real_icon(
         "invalid_web_app",
     )
     refused(draft(water_admin, "oa", icon_base64="not base64!"), 400, "invalid_icon")
+    refused(draft(water_admin, "oa", icon_base64="\u00ca\\\u00ed\u00db"), 400, "invalid_icon")  # not ASCII
     refused(draft(water_admin, "oa", icon_base64="PHN2Zz48L3N2Zz4="), 400, "invalid_icon")  # an SVG
     _nothing_registered(water_admin)
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

@@ -2,7 +2,6 @@
 assignments and what each device should have."""
 
 import base64
-import binascii
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -239,7 +238,7 @@ def _icon(encoded: str | None) -> bytes | None:
         return None
     try:
         return base64.b64decode(encoded, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, and the ValueError of a string that is not ASCII at all
         raise InvalidInput("icon_base64 is not base64", code="invalid_icon") from None
 
 
