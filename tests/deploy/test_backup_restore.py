@@ -180,11 +180,21 @@ def test_backup_destroy_restore_keeps_the_ca_and_what_it_issued(tmp_path: Path) 
     backup_key = appliance.SECRETS / "backup-key.txt"
     assert backup_key.stat().st_mode & 0o777 == 0o600
     names, secret_names = backup_members(Path(backup_file[1]), backup_key, tmp_path)
-    assert sorted(names) == ["ca-volume.tar", "database.sqlite3", "manifest.json", "secrets.tar"]
+    assert sorted(names) == [
+        "ca-volume.tar", "database.sqlite3", "manifest.json", "portal-volume.tar", "secrets.tar"
+    ]  # fmt: skip
     assert "aio/pki/root.crt" in secret_names
     assert "aio/mdm/admin-password" in secret_names
-    for kept_out in ("aio/pki/root.key", "aio/pki/root-key-passphrase", "aio/backup-key.txt"):
+    assert "aio/portal/root.json" in secret_names
+    for kept_out in (
+        "aio/pki/root.key",
+        "aio/pki/root-key-passphrase",
+        "aio/portal/root-key.pem",
+        "aio/portal/root-key-passphrase",
+        "aio/backup-key.txt",
+    ):
         assert kept_out not in secret_names
+    portal_root = (appliance.SECRETS / "portal" / "root.json").read_bytes()
 
     # The operator keeps the backup key, the root key and its passphrase off the controller.
     offline = tmp_path / "offline"
@@ -237,6 +247,11 @@ def test_backup_destroy_restore_keeps_the_ca_and_what_it_issued(tmp_path: Path) 
     assert restored.returncode == 0, restored.output[-4000:]
     # The restored controller has no root key: it stays offline until a deploy needs it.
     assert not (appliance.SECRETS / "pki" / "root.key").exists()
+    # Nor the portal's TUF root key; the portal runs on the root devices trust, not on a new one.
+    assert not (appliance.SECRETS / "portal" / "root-key.pem").exists()
+    assert not (appliance.SECRETS / "portal" / "root-key-passphrase").exists()
+    assert (appliance.SECRETS / "portal" / "root.json").read_bytes() == portal_root
+    assert appliance.inspect("container", appliance.PORTAL_CONTAINER)["State"]["Running"]
     assert "Root CA key: not on this controller" in " ".join(restored.output.split())
     assert "Load the bundle's images" in restored.output
     # Loaded, not built: nothing was fetched from a Debian mirror or a package index.
