@@ -101,7 +101,9 @@ class Fetcher:
     def path(self) -> str:
         return f"/portal/v1/devices/{self.device.device_id}/desired-state"
 
-    def fetch(self, etag: str | None = None, path: str | None = None, **headers: str) -> tuple[httpx.Response, bool]:
+    def fetch(
+        self, etag: str | None = None, path: str | None = None, **headers: str
+    ) -> tuple[httpx.Response, bool]:
         """The answer, and whether the portal saw the request."""
         before = len(self.seen)
         if etag is not None:
@@ -167,19 +169,22 @@ def test_an_unchanged_fetch_is_answered_by_the_gateway_and_anything_else_by_the_
     fetcher: Fetcher, gateway: Gateway, database: Database
 ) -> None:
     first, reached = fetcher.fetch()
-    assert first.status_code == 200 and reached, first.text
+    assert (first.status_code, reached) == (200, True), first.text
     etag = first.headers["ETag"]
     assert "GovMobile-Document-Cache" not in first.headers  # for nginx only
     fetcher.unchanged_at_gateway(etag)
     answer, reached = fetcher.fetch(etag)
     assert (answer.status_code, reached) == (304, False)
-    assert answer.headers["ETag"] == etag and answer.headers["Cache-Control"] == "no-store"
-    assert answer.content == b"" and "GovMobile-Document-Cache" not in answer.headers
+    assert answer.headers["ETag"] == etag
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.content == b""
+    assert "GovMobile-Document-Cache" not in answer.headers
 
     # Whatever is not exactly the held ETag, on exactly the device's path, is the portal's to judge.
     for other_etag in ('"999"', f"W/{etag}", f"{etag}x", etag + "," + etag, '"' + "9" * 70 + '"', ""):
         answer, reached = fetcher.fetch(other_etag)
-        assert reached and answer.status_code != 304, (other_etag, answer.status_code)
+        assert reached, other_etag
+        assert answer.status_code != 304, other_etag
     for path in (fetcher.path + "?fresh=1", fetcher.path.replace("/devices/", "/devices//")):
         answer, reached = fetcher.fetch(etag, path=path)
         assert reached, (path, answer.status_code)
@@ -189,7 +194,8 @@ def test_an_unchanged_fetch_is_answered_by_the_gateway_and_anything_else_by_the_
     assert (twice.status_code, len(fetcher.seen)) == (400, seen)
     # Without an ETag: the document, from the portal.
     answer, reached = fetcher.fetch()
-    assert (answer.status_code, reached) == (200, True) and answer.headers["ETag"] == etag
+    assert (answer.status_code, reached) == (200, True)
+    assert answer.headers["ETag"] == etag
     # And still unchanged at the gateway afterwards.
     fetcher.unchanged_at_gateway(etag)
 
@@ -279,8 +285,17 @@ def _install_retried(scene: Scene) -> None:
     with scene.fetcher.device.tls_client() as http:
         reported = http.post(
             "/portal/v1/installations",
-            json={"apps": [{"package": PACKAGE, "state": "failed", "version_code": 1, "attempts": 3,
-                            "last_error": "disk full"}]},
+            json={
+                "apps": [
+                    {
+                        "package": PACKAGE,
+                        "state": "failed",
+                        "version_code": 1,
+                        "attempts": 3,
+                        "last_error": "disk full",
+                    }
+                ]
+            },
         )
         assert reported.status_code in (200, 202), reported.text
     device_id = scene.fetcher.device.device_id
@@ -315,7 +330,8 @@ def test_after_each_kind_of_change_the_next_fetch_is_the_new_document(
     assert assigned.status_code == 201, assigned.text
     scene = Scene(gateway, database, water_admin_gw, platform, water, fetcher, release, assigned.json(), apks)
     first, _ = fetcher.fetch()
-    assert first.status_code == 200 and PACKAGE in apps_of(first)
+    assert first.status_code == 200
+    assert PACKAGE in apps_of(first)
     etag = first.headers["ETag"]
     fetcher.unchanged_at_gateway(etag)
 
