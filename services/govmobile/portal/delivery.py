@@ -29,7 +29,12 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.errors import NotFound, PermissionDenied, Unauthenticated
 from govmobile.portal.assignments import Intent
 from govmobile.portal.desired_state import LIFETIME, build_desired_state, sign_desired_state
-from govmobile.portal.models import DesiredStateGeneration, PortalDeviceState, PortalInstallation, PortalRelease
+from govmobile.portal.models import (
+    DesiredStateGeneration,
+    PortalDeviceState,
+    PortalInstallation,
+    PortalRelease,
+)
 from govmobile.portal.readers import ENDED_STATES, devices
 from govmobile.portal.releases import ReleaseState, Track
 from govmobile.portal.targeting import DeviceRecord, resolve_device
