@@ -260,13 +260,31 @@ def desired_state(device: Device) -> tuple[str, list[str]]:
 
 class AccessLog:
     """The statuses the gateway's nginx logged for a path since the last mark (its JSON access
-    log, buffered up to a second)."""
+    log, buffered up to a second). The gateway's summariser rotates the file to ``.log.1`` past
+    64 MiB (``govmobile.gateway.access_log``), which a run of fetches reaches: the lines since the
+    mark are then the rest of the rotated file and the new file from its start."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.rotated = path.with_suffix(".log.1")
         self.unchanged = 0
         time.sleep(1.5)  # what was asked before now reaches the file (nginx flushes every second)
-        self.offset = path.stat().st_size if path.exists() else 0
+        self._mark()
+
+    def _mark(self) -> None:
+        stat = self.path.stat() if self.path.exists() else None
+        self.inode, self.offset = (stat.st_ino, stat.st_size) if stat else (None, 0)
+
+    def _pieces(self) -> list[tuple[Path, int]]:
+        """The files, and the offset in each, that hold the lines logged since the mark."""
+        if not self.path.exists():
+            return []
+        if self.inode is None or self.path.stat().st_ino == self.inode:
+            return [(self.path, self.offset)]
+        pieces = [(self.path, 0)]
+        if self.rotated.exists() and self.rotated.stat().st_ino == self.inode:
+            pieces.insert(0, (self.rotated, self.offset))
+        return pieces  # rotated twice since the mark: lines are missing, and the count says so
 
     def statuses(self, path_part: str, at_least: int) -> dict[int, int]:
         """Also sets ``unchanged``: how many of them nginx answered itself (decision "unchanged")."""
@@ -275,25 +293,27 @@ class AccessLog:
         def read() -> bool:
             counts.clear()
             self.unchanged = 0
-            with self.path.open("rb") as log:
-                log.seek(self.offset)
-                for line in log:
-                    entry = json.loads(line)
-                    if path_part in entry["path"]:
-                        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-                        self.unchanged += entry["decision"] == "unchanged"
+            for file, offset in self._pieces():
+                with file.open("rb") as log:
+                    log.seek(offset)
+                    for line in log:
+                        entry = json.loads(line)
+                        if path_part in entry["path"]:
+                            counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+                            self.unchanged += entry["decision"] == "unchanged"
             return sum(counts.values()) >= at_least
 
         try:
             wait_until(read, what="the gateway's access log", timeout=15)
         except SystemExit:
             raise SystemExit(
-                f"the gateway's access log holds {counts} for {path_part} after {self.offset} bytes, "
-                f"fewer than the {at_least} answers the client counted"
+                f"the gateway's access log holds {counts} for {path_part} since the mark "
+                f"({self.offset} bytes into inode {self.inode}), fewer than the {at_least} answers "
+                "the client counted"
             ) from None
         time.sleep(1.5)  # a worker's buffer may still hold the last lines: one more flush interval
         read()
-        self.offset = self.path.stat().st_size
+        self._mark()
         return dict(counts)
 
 

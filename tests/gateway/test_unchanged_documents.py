@@ -134,21 +134,6 @@ def wait(condition: Callable[[], bool], message: str, timeout: float = DECISION_
         time.sleep(0.05)
 
 
-def generation(database: Database) -> int:
-    with database.engine.connect() as connection:
-        return int(connection.execute(text("SELECT value FROM desired_state_generation")).scalar_one())
-
-
-def gateway_knows(gateway: Gateway, database: Database) -> None:
-    """Wait until nginx has been told the database's current desired-state generation."""
-    now = generation(database)
-    controller = gateway.app.state.controller
-    wait(
-        lambda: (controller.documents_generation or 0) >= now,
-        f"the gateway was not told generation {now}",
-    )
-
-
 def apps_of(response: httpx.Response) -> dict[str, dict[str, Any]]:
     payload = json.loads(base64.b64decode(response.json()["payload"]))
     return {app["package"]: app for app in payload["apps"]}
@@ -335,10 +320,12 @@ def test_after_each_kind_of_change_the_next_fetch_is_the_new_document(
     etag = first.headers["ETag"]
     fetcher.unchanged_at_gateway(etag)
 
-    before = generation(database)
+    before = gateway.desired_state_generation()
     CHANGES[change](scene)
-    assert generation(database) > before, "the change did not raise the desired-state generation"
-    gateway_knows(gateway, database)
+    assert gateway.desired_state_generation() > before, (
+        "the change did not raise the desired-state generation"
+    )
+    gateway.wait_for_documents()
 
     answer, reached = fetcher.fetch(etag)
     assert (answer.status_code, reached) == (200, True), answer.text
@@ -346,6 +333,29 @@ def test_after_each_kind_of_change_the_next_fetch_is_the_new_document(
     assert apps_of(answer) != apps_of(first)
     # And the new document is answered unchanged by the gateway in turn.
     fetcher.unchanged_at_gateway(answer.headers["ETag"])
+
+
+def test_a_fetch_that_asks_for_no_cache_is_answered_by_the_portal_even_before_the_gateway_knows(
+    apks: ApkFactory, fetcher: Fetcher, gateway: Gateway, water: Department, water_admin_gw: Admin
+) -> None:
+    """What a device fetches because a person or an admin's command asked just now must not trail
+    a change by the gateway's poll: Cache-Control: no-cache always goes to the portal."""
+    etag = fetcher.fetch()[0].headers["ETag"]
+    fetcher.unchanged_at_gateway(etag)
+    for spelling in ("no-cache", "No-Cache", "max-age=0, no-cache"):
+        answer, reached = fetcher.fetch(etag, **{"Cache-Control": spelling})
+        assert (answer.status_code, reached) == (304, True), spelling
+    # A change, and at once (well inside a poll) a fetch that asks for no cache sees it.
+    release = published(water_admin_gw, apks.build(AppSpec(package=PACKAGE)))
+    assigned = assign(water_admin_gw, release["app_id"], "group", water.group_id)
+    assert assigned.status_code == 201, assigned.text
+    answer, reached = fetcher.fetch(etag, **{"Cache-Control": "no-cache"})
+    assert (answer.status_code, reached) == (200, True), answer.text
+    assert PACKAGE in apps_of(answer)
+    # Other directives leave the gateway free to answer.
+    fetcher.unchanged_at_gateway(answer.headers["ETag"])
+    held, reached = fetcher.fetch(answer.headers["ETag"], **{"Cache-Control": "max-age=60"})
+    assert (held.status_code, reached) == (304, False)
 
 
 def test_an_access_change_sends_the_next_fetch_to_the_portal_before_any_304(
@@ -389,7 +399,7 @@ def test_a_restarted_nginx_and_a_generation_gone_back_answer_nothing_held_before
     # A database restored from an older backup: the generation goes back.
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE desired_state_generation SET value = value - 5"))
-    gateway_knows_exactly = generation(database)
+    gateway_knows_exactly = gateway.desired_state_generation()
     controller = gateway.app.state.controller
     wait(lambda: controller.documents_generation == gateway_knows_exactly, "the gateway was not told")
     answer, reached = fetcher.fetch(etag)
@@ -421,7 +431,7 @@ def test_a_held_answer_never_outlives_the_point_where_the_portal_signs_anew(
     due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=8)
     # Any change makes nginx ask the portal again, which now says how short the answer holds.
     platform.ok("POST", "/api/v1/tenants", json={"slug": "unrelated", "name": "Unrelated"})
-    gateway_knows(gateway, database)
+    gateway.wait_for_documents()
     answers: list[tuple[dt.datetime, int, bool]] = []
 
     def renewed() -> bool:

@@ -213,8 +213,15 @@ function M.unchanged_document()
     if var.request_uri ~= DOCUMENT_PATH .. device .. DOCUMENT_LEAF then
         return
     end
-    local wanted = ngx.req.get_headers(64)["if-none-match"]
-    if wanted ~= etag then
+    local headers = ngx.req.get_headers(64)
+    if headers["if-none-match"] ~= etag then
+        return
+    end
+    -- A device that must see every change committed so far (it acts on an admin's command, or
+    -- its user asked) says so with Cache-Control: no-cache, which the portal itself answers
+    -- (RFC 9111 5.2.1.4); its answer is then held as usual.
+    local control = headers["cache-control"]
+    if control and (type(control) ~= "string" or find(control:lower(), "no-cache", 1, true)) then
         return
     end
     var.gm_code = "unchanged"
