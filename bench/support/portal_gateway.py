@@ -153,9 +153,9 @@ def lazy_in_process(
 
 @dataclass
 class GatewayFigures:
-    fetches: list[Run]
+    fetches: Fetches
     #: The same with MORE_ASSIGNMENTS more assignments in the department.
-    fetches_more: list[Run]
+    fetches_more: Fetches
     fetch_statuses: dict[int, int]
     #: ``Delivery.desired_state`` in process at MORE_ASSIGNMENTS + 1 assignments: seconds of wall
     #: time and of CPU per call, sorted.
@@ -260,74 +260,127 @@ def desired_state(device: Device) -> tuple[str, list[str]]:
 
 class AccessLog:
     """The statuses the gateway's nginx logged for a path since the last mark (its JSON access
-    log, buffered up to a second)."""
+    log, buffered up to a second). The gateway's summariser rotates the file to ``.log.1`` past
+    64 MiB (``govmobile.gateway.access_log``), which a run of fetches reaches: the lines since the
+    mark are then the rest of the rotated file and the new file from its start."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.rotated = path.with_suffix(".log.1")
+        self.unchanged = 0
         time.sleep(1.5)  # what was asked before now reaches the file (nginx flushes every second)
-        self.offset = path.stat().st_size if path.exists() else 0
+        self._mark()
+
+    def _mark(self) -> None:
+        stat = self.path.stat() if self.path.exists() else None
+        self.inode, self.offset = (stat.st_ino, stat.st_size) if stat else (None, 0)
+
+    def _pieces(self) -> list[tuple[Path, int]]:
+        """The files, and the offset in each, that hold the lines logged since the mark."""
+        if not self.path.exists():
+            return []
+        if self.inode is None or self.path.stat().st_ino == self.inode:
+            return [(self.path, self.offset)]
+        pieces = [(self.path, 0)]
+        if self.rotated.exists() and self.rotated.stat().st_ino == self.inode:
+            pieces.insert(0, (self.rotated, self.offset))
+        return pieces  # rotated twice since the mark: lines are missing, and the count says so
 
     def statuses(self, path_part: str, at_least: int) -> dict[int, int]:
+        """Also sets ``unchanged``: how many of them nginx answered itself (decision "unchanged")."""
         counts: dict[int, int] = {}
 
         def read() -> bool:
             counts.clear()
-            with self.path.open("rb") as log:
-                log.seek(self.offset)
-                for line in log:
-                    entry = json.loads(line)
-                    if path_part in entry["path"]:
-                        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+            self.unchanged = 0
+            for file, offset in self._pieces():
+                with file.open("rb") as log:
+                    log.seek(offset)
+                    for line in log:
+                        entry = json.loads(line)
+                        if path_part in entry["path"]:
+                            counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+                            self.unchanged += entry["decision"] == "unchanged"
             return sum(counts.values()) >= at_least
 
         try:
             wait_until(read, what="the gateway's access log", timeout=15)
         except SystemExit:
             raise SystemExit(
-                f"the gateway's access log holds {counts} for {path_part} after {self.offset} bytes, "
-                f"fewer than the {at_least} answers the client counted"
+                f"the gateway's access log holds {counts} for {path_part} since the mark "
+                f"({self.offset} bytes into inode {self.inode}), fewer than the {at_least} answers "
+                "the client counted"
             ) from None
         time.sleep(1.5)  # a worker's buffer may still hold the last lines: one more flush interval
         read()
-        self.offset = self.path.stat().st_size
+        self._mark()
         return dict(counts)
+
+
+#: Appended to a fetch's path so that the gateway's nginx passes it to the portal, which ignores
+#: the query and answers as for the plain path: the portal-only path, side by side in one run.
+VIA_PORTAL = "?via=portal"
+
+
+@dataclass
+class Fetches:
+    """Unchanged fetches answered by the gateway's nginx itself, and through to the portal."""
+
+    gateway: list[Run]
+    portal: list[Run]
 
 
 def measure_fetches(
     appliance: Appliance, devices: list[Device], etags: list[str]
-) -> tuple[list[Run], dict[int, int]]:
-    assert appliance.portal is not None
-    master = int((appliance.run_dir / "nginx.pid").read_text())
-    log = AccessLog(appliance.run_dir / "access.log")
-    urls = [f"{appliance.public_url}/portal/v1/devices/{d.device_id}/desired-state" for d in devices]
-    runs: list[Run] = []
+) -> tuple[Fetches, dict[int, int]]:
+    """Rounds of each in turn: the plain path (nginx answers) and ``VIA_PORTAL`` (the portal does)."""
+    fetches = Fetches([], [])
     statuses: dict[int, int] = {}
     for _ in range(FETCH_ROUNDS):
-        nginx_before = cpu_seconds(master, children=True)
-        portal_before = cpu_seconds(appliance.portal.pid, tree=True)
-        result = run_ab(
-            urls[0],
-            urls=urls,
-            headers=[[f"If-None-Match: {etag}"] for etag in etags],
-            client_pems=[d.pem for d in devices],
-            concurrency=FETCH_CONCURRENCY,
-            keepalive=True,
-            seconds=FETCH_SECONDS,
-            non_2xx_expected=True,
-        )
-        nginx_used = cpu_seconds(master, children=True) - nginx_before
-        portal_used = cpu_seconds(appliance.portal.pid, tree=True) - portal_before
-        if result.failed or result.requests == 0:
-            raise SystemExit(f"desired-state fetches: {result.failed} failed:\n{result.report}")
-        for status, count in log.statuses("/desired-state", result.requests).items():
-            statuses[status] = statuses.get(status, 0) + count
-        runs.append(Run(result, nginx_used / result.requests * 1e6, portal_used / result.requests * 1e6))
+        for suffix, runs in (("", fetches.gateway), (VIA_PORTAL, fetches.portal)):
+            run, counts, unchanged = _fetch_round(appliance, devices, etags, suffix)
+            answered_here = unchanged / max(sum(counts.values()), 1)
+            # The plain path is nginx's to answer (all but the first fetch after the assignments
+            # changed); the other must reach the portal every time.
+            if (suffix == "" and answered_here < 0.99) or (suffix and unchanged):
+                raise SystemExit(f"fetches{suffix}: {unchanged} of {counts} answered by nginx itself")
+            runs.append(run)
+            for status, count in counts.items():
+                statuses[status] = statuses.get(status, 0) + count
     # Every answer was a 304 (ab stops at its time limit with requests in flight: nginx logs those
     # too, as 304 or as 499 when the client had gone).
     unexpected = {s: n for s, n in statuses.items() if s not in (304, 499)}
-    if unexpected or statuses.get(499, 0) > FETCH_ROUNDS * LOAD_DEVICES * FETCH_CONCURRENCY:
+    if unexpected or statuses.get(499, 0) > 2 * FETCH_ROUNDS * LOAD_DEVICES * FETCH_CONCURRENCY:
         raise SystemExit(f"desired-state fetches answered other than 304: {statuses}")
-    return runs, statuses
+    return fetches, statuses
+
+
+def _fetch_round(
+    appliance: Appliance, devices: list[Device], etags: list[str], suffix: str
+) -> tuple[Run, dict[int, int], int]:
+    assert appliance.portal is not None
+    master = int((appliance.run_dir / "nginx.pid").read_text())
+    log = AccessLog(appliance.run_dir / "access.log")
+    urls = [f"{appliance.public_url}/portal/v1/devices/{d.device_id}/desired-state{suffix}" for d in devices]
+    nginx_before = cpu_seconds(master, children=True)
+    portal_before = cpu_seconds(appliance.portal.pid, tree=True)
+    result = run_ab(
+        urls[0],
+        urls=urls,
+        headers=[[f"If-None-Match: {etag}"] for etag in etags],
+        client_pems=[d.pem for d in devices],
+        concurrency=FETCH_CONCURRENCY,
+        keepalive=True,
+        seconds=FETCH_SECONDS,
+        non_2xx_expected=True,
+    )
+    nginx_used = cpu_seconds(master, children=True) - nginx_before
+    portal_used = cpu_seconds(appliance.portal.pid, tree=True) - portal_before
+    if result.failed or result.requests == 0:
+        raise SystemExit(f"desired-state fetches: {result.failed} failed:\n{result.report}")
+    counts = log.statuses("/desired-state", result.requests)
+    run = Run(result, nginx_used / result.requests * 1e6, portal_used / result.requests * 1e6)
+    return run, counts, log.unchanged
 
 
 def measure_downloads(
@@ -471,8 +524,11 @@ def median(runs: list[Run], value: str) -> float:
 
 if __name__ == "__main__":
     found = through_gateway()
-    for name, runs in (("fetches", found.fetches), ("fetches, more assignments", found.fetches_more)):
-        print(name, [(round(r.load.rps), round(r.portal_cpu_us), round(r.nginx_cpu_us)) for r in runs])
+    for name, both in (("fetches", found.fetches), ("fetches, more assignments", found.fetches_more)):
+        for way, runs in (("gateway", both.gateway), ("portal", both.portal)):
+            print(
+                name, way, [(round(r.load.rps), round(r.portal_cpu_us), round(r.nginx_cpu_us)) for r in runs]
+            )
     for name, runs in found.downloads.items():
         print(name, [(round(r.load.body_bytes_per_s / 1e6), round(r.nginx_cpu_us)) for r in runs])
     print(found.fetch_statuses, found.setup_seconds, found.load)

@@ -157,12 +157,16 @@ class Agent:
         finally:
             self.store.unlock(handle)
 
-    async def check_in(self) -> CheckinResponse:
-        """Check in until the server has nothing more for the device; return the last answer."""
-        async with self.exclusive():
-            return await self._check_in()
+    async def check_in(self, *, asked: bool = False) -> CheckinResponse:
+        """Check in until the server has nothing more for the device; return the last answer.
 
-    async def _check_in(self) -> CheckinResponse:
+        ``asked``: a person asked for this check-in (the command line's ``checkin``, a "sync now"
+        button), so the apps follow every change committed so far; a periodic check-in takes the
+        gateway's held answer, which trails a change by about a second."""
+        async with self.exclusive():
+            return await self._check_in(asked)
+
+    async def _check_in(self, asked: bool = False) -> CheckinResponse:
         await self._finish_pending_wipe()
         await self.renew_if_due()
         last: CheckinResponse | None = None
@@ -171,7 +175,7 @@ class Agent:
             last = response or last
             if not more:
                 break
-        if await self._converge_apps() and last is not None:
+        if await self._converge_apps(asked) and last is not None:
             # Managed apps came or went: the MDM hears of it now (app admission), not a heartbeat later.
             response, _ = await self._round()
             last = response or last
@@ -267,7 +271,7 @@ class Agent:
             return {}
         return {"app_inventory": self.portal.inventory()}
 
-    async def _converge_apps(self) -> bool:
+    async def _converge_apps(self, fresh: bool = False) -> bool:
         """Required apps in, uninstalled apps out, due retries, the report; True when the managed
         apps changed. A portal failure never fails the check-in (the MDM part of it is done): it is
         logged and tried again next time."""
@@ -275,7 +279,7 @@ class Agent:
             return False  # government apps stay away after a selective wipe (AgentState)
         before = self.portal.inventory()
         try:
-            await self.portal.converge(self.identity())
+            await self.portal.converge(self.identity(), fresh=fresh)
         except NotAvailable:
             return False
         except AgentError as error:

@@ -50,8 +50,9 @@ class AppPortal(Protocol):
     async def remove(self, identity: DeviceIdentity, package: str, *, ordered: bool = False) -> bool:
         """Uninstall a managed app (``ordered``: by the administrator, even a required one)."""
 
-    async def converge(self, identity: DeviceIdentity) -> None:
-        """At check-in or wake-up: required apps in, uninstalled apps out, due retries, the report."""
+    async def converge(self, identity: DeviceIdentity, *, fresh: bool = False) -> None:
+        """At check-in or wake-up: required apps in, uninstalled apps out, due retries, the report
+        (``fresh``: following every change committed so far, not the gateway's held answer)."""
 
     def installed_packages(self) -> list[str]:
         """The managed apps installed on this device."""
@@ -77,7 +78,7 @@ class PortalNotAvailable:
     async def remove(self, identity: DeviceIdentity, package: str, *, ordered: bool = False) -> bool:
         return False
 
-    async def converge(self, identity: DeviceIdentity) -> None:
+    async def converge(self, identity: DeviceIdentity, *, fresh: bool = False) -> None:
         return None
 
     def installed_packages(self) -> list[str]:

@@ -227,7 +227,7 @@ def _offer(args: argparse.Namespace) -> EnrollmentOffer:
 
 def checkin(rt: Runtime) -> int:
     store = rt.store()
-    response = run_async(lambda: _with_agent(rt.agent(store), lambda a: a.check_in()))
+    response = run_async(lambda: _with_agent(rt.agent(store), lambda a: a.check_in(asked=True)))
     if rt.args.json:
         print(response.model_dump_json(indent=2))
     else:

@@ -119,14 +119,18 @@ class AppInstaller:
     # -- AppPortal -----------------------------------------------------------------------------
 
     async def catalogue(self, identity: DeviceIdentity) -> list[CatalogueEntry]:
-        await asyncio.to_thread(self._session, identity, self._fetch_only)
+        await asyncio.to_thread(self._session, identity, self._fetch_only, True)
         return self.entries()
 
     async def install(self, identity: DeviceIdentity, package: str) -> int:
-        return await asyncio.to_thread(self._session, identity, lambda c, r: self._install_now(c, r, package))
+        return await asyncio.to_thread(
+            self._session, identity, lambda c, r: self._install_now(c, r, package), True
+        )
 
     async def update(self, identity: DeviceIdentity, package: str | None = None) -> list[str]:
-        return await asyncio.to_thread(self._session, identity, lambda c, r: self._update_now(c, r, package))
+        return await asyncio.to_thread(
+            self._session, identity, lambda c, r: self._update_now(c, r, package), True
+        )
 
     async def remove(self, identity: DeviceIdentity, package: str, *, ordered: bool = False) -> bool:
         records = self.records.load()
@@ -145,13 +149,13 @@ class AppInstaller:
         self.records.save(records)
         # Best effort: the next check-in reports it when the portal cannot be reached now.
         try:
-            await asyncio.to_thread(self._session, identity, lambda c, r: None)
+            await asyncio.to_thread(self._session, identity, lambda c, r: None, True)
         except AgentError as error:
             self.log(f"the removal of {package} will be reported later ({error.message})")
         return True
 
-    async def converge(self, identity: DeviceIdentity) -> None:
-        await asyncio.to_thread(self._session, identity, self._converge)
+    async def converge(self, identity: DeviceIdentity, *, fresh: bool = False) -> None:
+        await asyncio.to_thread(self._session, identity, self._converge, fresh)
 
     def installed_packages(self) -> list[str]:
         return sorted(self.records.load().installed)
@@ -192,14 +196,21 @@ class AppInstaller:
 
     # -- one session with the portal -------------------------------------------------------------
 
-    def _session(self, identity: DeviceIdentity, work: Callable[[PortalClient, AppRecords], T]) -> T:
+    def _session(
+        self, identity: DeviceIdentity, work: Callable[[PortalClient, AppRecords], T], fresh: bool = False
+    ) -> T:
+        """One connection: the desired state, ``work``, the protection policy and the report.
+
+        ``fresh`` for what a person or an admin's command asked just now: the portal itself answers,
+        so a change made the moment before is seen. The periodic convergence accepts the gateway's
+        held answer, which trails a change by about a second (the next check-in takes it)."""
         connection = self._connect(identity)
         try:
             anchor = receive_anchor(connection, self.home, self.clock())
             client = PortalClient(connection, self.home, anchor)
             records = self.records.load()
             try:
-                self._accept_desired_state(client, records, identity.device_id)
+                self._accept_desired_state(client, records, identity.device_id, fresh)
                 result = work(client, records)
                 # After the installs, so that a space opened just now gets its policy too.
                 self.spaces.apply_protection(
@@ -215,13 +226,15 @@ class AppInstaller:
     def _fetch_only(self, client: PortalClient, records: AppRecords) -> None:
         return None
 
-    def _accept_desired_state(self, client: PortalClient, records: AppRecords, device_id: str) -> None:
+    def _accept_desired_state(
+        self, client: PortalClient, records: AppRecords, device_id: str, fresh: bool
+    ) -> None:
         """Refresh TUF and take a newer desired state if there is one; refusals are kept for ``apps``."""
         if records.device_id != device_id:
             records.device_id, records.last_sequence, records.retries_seen = device_id, 0, {}
         try:
             client.refresh()
-            data = client.desired_state(device_id, records.last_sequence)
+            data = client.desired_state(device_id, records.last_sequence, fresh=fresh)
             if data is not None:
                 verifier = DesiredStateVerifier(client.desired_state_key(), device_id)
                 state = verifier.verify(data, last_sequence=records.last_sequence, now=self.clock())

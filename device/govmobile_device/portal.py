@@ -238,11 +238,16 @@ class PortalClient:
 
     # -- the device's own documents ------------------------------------------------------------
 
-    def desired_state(self, device_id: str, last_sequence: int) -> bytes | None:
-        """The device's signed document, or None when it is unchanged since ``last_sequence`` (304)."""
+    def desired_state(self, device_id: str, last_sequence: int, *, fresh: bool = False) -> bytes | None:
+        """The device's signed document, or None when it is unchanged since ``last_sequence`` (304).
+
+        ``fresh``: the answer must reflect every change committed so far. Without it the gateway
+        may answer 304 for up to about a second after a change (docs/device-protocol.md)."""
         headers = {"Accept": DOCUMENT_MEDIA_TYPE}
         if last_sequence > 0:
             headers["If-None-Match"] = f'"{last_sequence}"'
+        if fresh:
+            headers["Cache-Control"] = "no-cache"
         response = self.connection.request(
             "GET",
             f"{self.anchor.base_path}/devices/{device_id}/desired-state",

@@ -141,6 +141,7 @@ def test_a_required_app_installs_at_check_in_in_the_group_and_a_device_outside_n
 
 def test_a_tampered_package_is_refused_retried_with_backoff_and_retried_once_more_by_the_admin(
     apks: ApkFactory,
+    gateway: Gateway,
     water: Department,
     platform: Admin,
     water_admin: Admin,
@@ -197,6 +198,9 @@ def test_a_tampered_package_is_refused_retried_with_backoff_and_retried_once_mor
 
     stored.write_bytes(original)  # the portal's volume is repaired
     water_admin.ok("POST", retry)
+    # A periodic check-in takes the change once the gateway has seen it (within about a second:
+    # until then the gateway may answer the fetch from what it holds).
+    gateway.wait_for_documents()
     check_in(agent())
     assert records(tablet).installed[PACKAGE].version_code == 1
     assert PACKAGE not in records(tablet).progress
@@ -256,6 +260,7 @@ def test_a_rollback_and_a_freeze_are_refused_on_the_device_with_their_reason(
 
 def test_the_uninstall_intent_removes_the_app_and_its_data_space(
     apks: ApkFactory,
+    gateway: Gateway,
     water: Department,
     platform: Admin,
     water_admin: Admin,
@@ -278,6 +283,7 @@ def test_the_uninstall_intent_removes_the_app_and_its_data_space(
     assert (
         assign(water_admin, release["app_id"], "department", water.tenant_id, "uninstall").status_code == 201
     )
+    gateway.wait_for_documents()  # as above: a periodic check-in, once the gateway has seen the change
     check_in(tablet.agent(portal=installer(tablet, clock, spaces=sandbox)))
     assert records(tablet).installed == {}
     assert not (tablet.state / "apps" / "packages" / f"{PACKAGE}.apk").exists()
@@ -285,6 +291,36 @@ def test_the_uninstall_intent_removes_the_app_and_its_data_space(
     assert not spaces.has_space(PACKAGE)
     [seen] = water_admin.ok("GET", f"/api/v1/portal/devices/{tablet.device_id}/apps")["installations"]
     assert seen["state"] == "removed"
+
+
+def test_a_check_in_the_person_asks_for_follows_a_change_the_gateway_has_not_seen_yet(
+    apks: ApkFactory,
+    gateway: Gateway,
+    water: Department,
+    platform: Admin,
+    water_admin: Admin,
+    tablets: Callable[[str], Tablet],
+    clock: Clock,
+) -> None:
+    release = published(water_admin, apks.build(AppSpec()))
+    required = assign(water_admin, release["app_id"], "department", water.tenant_id).json()
+    tablet = enrolled(tablets, "tablet", new_token(platform, water))
+    check_in(tablet.agent(portal=installer(tablet, clock)))
+    assert PACKAGE in records(tablet).installed
+    gateway.wait_for_documents()
+    check_in(tablet.agent(portal=installer(tablet, clock)))  # unchanged: the gateway holds the answer
+
+    with gateway.not_syncing():
+        water_admin.ok("DELETE", f"/api/v1/portal/assignments/{required['id']}")
+        uninstall = assign(water_admin, release["app_id"], "department", water.tenant_id, "uninstall")
+        assert uninstall.status_code == 201
+        # A periodic check-in before the gateway has seen the change: the held answer (the bound
+        # docs/device-protocol.md states), so the app stays for now.
+        check_in(tablet.agent(portal=installer(tablet, clock)))
+        assert PACKAGE in records(tablet).installed
+        # The person asks for a check-in ("checkin", a sync button): the portal answers, at once.
+        tablet.ok("checkin")
+        assert records(tablet).installed == {}
 
 
 def test_install_app_and_remove_app_commands_install_and_remove(

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from govmobile.ca import keyfiles
 from govmobile.ca.hierarchy import CaLayout, IssuerKey
@@ -111,6 +112,31 @@ class Gateway:
             if time.monotonic() > deadline:
                 raise AssertionError("the gateway did not pick up the change")
             time.sleep(0.05)
+
+    def desired_state_generation(self) -> int:
+        """The database's desired-state generation (migration 0011), as committed now."""
+        with self.app.state.controller.database.engine.connect() as connection:
+            return int(connection.execute(text("SELECT value FROM desired_state_generation")).scalar_one())
+
+    def wait_for_documents(self, timeout: float = DECISION_TIMEOUT) -> None:
+        """Wait until nginx has been told the desired-state generation committed now: from then on
+        no answer held from before is used (the gateway polls for it about once a second)."""
+        now = self.desired_state_generation()
+        controller = self.app.state.controller
+        self.wait_until(lambda: (controller.documents_generation or 0) >= now, timeout)
+
+    @contextlib.contextmanager
+    def not_syncing(self) -> Iterator[None]:
+        """Hold the control plane's polls for the block, so that nginx goes on answering from what
+        it was last told: the window a change spends committed but not yet seen by the gateway
+        (about a second deployed, 0.2 s here), made as long as the test needs."""
+        controller = self.app.state.controller
+        controller.sync = lambda: None  # the poll looks the method up each time
+        try:
+            time.sleep(self.settings.poll_interval_seconds * 2)  # a poll in flight finishes
+            yield
+        finally:
+            del controller.sync
 
     def workers(self, master: int | None = None) -> set[int]:
         """nginx's worker processes: the children of `master`, or of the running master; none

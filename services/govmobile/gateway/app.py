@@ -108,6 +108,7 @@ def create_app(
         decision_ttl=settings.decision_ttl_seconds,
         access_memory=settings.access_memory,
         decision_memory=settings.decision_memory,
+        document_memory=settings.document_memory,
         modules_dir=settings.nginx_modules_dir,
         worker_processes=settings.worker_processes,
         max_body_size=settings.max_body_size,

@@ -19,6 +19,13 @@ CA's CRL number, the routes, and the newest entry of the MDM's access-change fee
 
 This is how a revoked certificate or a locked device is refused within about a second. Access
 being *granted* needs nothing: refusals are cached for a second only.
+
+The fourth fingerprint is the database's desired-state generation (migration 0011), raised in
+the same transaction as any change to what a device's desired-state document is resolved from.
+nginx answers an unchanged desired-state fetch itself only under the generation it was last
+told, so a change stops those answers within a poll. A generation that went *down* (a database
+restored from a backup) could meet answers made under the same number before: every held answer
+is retired then, and also before the first generation a new nginx is told.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ class Fingerprints:
     crl_number: int
     routes: str
     access_changes: int
+    documents: int
 
 
 @dataclass
@@ -61,6 +69,7 @@ class SyncReport:
     refused: int = 0
     forgotten: int = 0
     decisions_retired: int = 0
+    documents_generation: int | None = None
     skipped_routes: dict[str, str] = field(default_factory=dict)
 
 
@@ -111,6 +120,14 @@ class DataPlaneController:
         self._retire: set[str] = set()
         self._crl_file_loaded_at = 0.0
         self._crl_file_pending = False
+        #: The desired-state generation in the database, and the one nginx was last told.
+        self._documents = 0
+        self._documents_pushed: int | None = None
+
+    @property
+    def documents_generation(self) -> int | None:
+        """The desired-state generation nginx was last told (None: not yet, this nginx)."""
+        return self._documents_pushed
 
     def sync(self) -> SyncReport:
         """Bring nginx up to date; safe to call as often as you like."""
@@ -129,6 +146,7 @@ class DataPlaneController:
                 self._retire |= certificate_serials(connection, self._changes)
             self._changes = []
             self._feed_top = seen.access_changes
+        self._documents = seen.documents
         try:
             self._push(report)
         finally:
@@ -170,7 +188,17 @@ class DataPlaneController:
         if pid != self._pushed_to:
             # A new nginx starts with empty shared memory (and no TLS session to resume).
             self._pushed, self._pushed_to = frozenset(), pid
+            self._documents_pushed = None
         failures: list[AccessStateRejected] = []
+        if self._documents != self._documents_pushed:
+            try:
+                if self._documents_pushed is None or self._documents < self._documents_pushed:
+                    # Not told by this controller yet, or gone back: no answer held so far is used.
+                    self.access.new_epoch()
+                self.access.documents_generation(self._documents)
+                self._documents_pushed = report.documents_generation = self._documents
+            except AccessStateRejected as rejected:
+                failures.append(rejected)
         if self._retire:
             # First: retiring decisions needs no room (nginx falls back to a new epoch).
             try:
@@ -211,7 +239,11 @@ class DataPlaneController:
                 or 0
             )
             access_changes = session.execute(select(func.max(readers.access_changes.c.seq))).scalar() or 0
-            return Fingerprints(int(crl_number), routes_fingerprint(session), int(access_changes))
+            generation = readers.desired_state_generation.c
+            documents = session.execute(select(generation.value).where(generation.id == 1)).scalar() or 0
+            return Fingerprints(
+                int(crl_number), routes_fingerprint(session), int(access_changes), int(documents)
+            )
 
     def _read_crl(self) -> bytes:
         with self.database.session() as session:

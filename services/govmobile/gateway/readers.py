@@ -6,7 +6,18 @@ These lightweight table clauses name only the columns the gateway reads.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 _metadata = MetaData()
 
@@ -69,4 +80,13 @@ crl_state = Table(
     Column("id", Integer),
     Column("number", Integer),
     Column("der", LargeBinary),
+)
+
+#: The desired-state generation (migration 0011): raised by the database whenever anything a
+#: device's desired-state document is resolved from changes.
+desired_state_generation = Table(
+    "desired_state_generation",
+    _metadata,
+    Column("id", Integer),
+    Column("value", BigInteger),
 )

@@ -61,6 +61,10 @@ class GatewaySettings(ServiceSettings):
     #: nginx shared memory for cached decisions (about 1 KiB each, the assertion included); the
     #: least recently used make room.
     decision_memory: str = Field(default="32m", pattern=r"^[1-9][0-9]{0,5}[km]$")
+    #: nginx shared memory for the portal's last answer to each certificate's desired-state fetch
+    #: (about 200 bytes each: 16m holds some 60,000 devices); the least recently used make room,
+    #: and a device whose entry went fetches from the portal again.
+    document_memory: str = Field(default="16m", pattern=r"^[1-9][0-9]{0,5}[km]$")
     #: How often at most nginx is reloaded to re-read a changed CRL. Refusal does not wait for
     #: it (revoked certificates are refused per request from shared memory); the reload only
     #: moves the refusal into the TLS handshake, and drops idle keep-alive connections.

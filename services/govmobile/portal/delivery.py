@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from securesystemslib.signer import Signer
 from sqlalchemy import or_
@@ -29,7 +29,12 @@ from govmobile.core.database import Database, utcnow
 from govmobile.core.errors import NotFound, PermissionDenied, Unauthenticated
 from govmobile.portal.assignments import Intent
 from govmobile.portal.desired_state import LIFETIME, build_desired_state, sign_desired_state
-from govmobile.portal.models import PortalDeviceState, PortalInstallation, PortalRelease
+from govmobile.portal.models import (
+    DesiredStateGeneration,
+    PortalDeviceState,
+    PortalInstallation,
+    PortalRelease,
+)
 from govmobile.portal.readers import ENDED_STATES, devices
 from govmobile.portal.releases import ReleaseState, Track
 from govmobile.portal.targeting import DeviceRecord, resolve_device
@@ -42,10 +47,21 @@ _PACKAGE_FILE = re.compile(r"^apps/([A-Za-z0-9_.]{1,255})/([0-9a-f]{64})\.([0-9]
 _OTHER_FILE = re.compile(r"^(?!apps/)[a-z0-9-]{1,32}/[0-9a-f]{64}\.[A-Za-z0-9_-]{1,64}\.json$")
 
 
+#: Taken off the time the gateway may answer for a document: the gateway's clock may run a little
+#: ahead of the portal's, and nginx reads its clock once per event-loop turn.
+CLOCK_MARGIN = dt.timedelta(seconds=2)
+
+
 @dataclass(frozen=True)
 class Document:
     data: bytes
     sequence: int
+    issued_at: dt.datetime
+    #: The desired-state generation read before anything the document was resolved from.
+    generation: int = 0
+    #: How long the gateway may answer this document's unchanged fetches itself: until the portal
+    #: would sign a new one (past half its lifetime) or the certificate expires, whichever is first.
+    fresh_for: dt.timedelta = dt.timedelta(0)
 
     @property
     def etag(self) -> str:
@@ -74,15 +90,18 @@ class Delivery:
         now = self.clock()
         # Most fetches find nothing changed: answered from a read, without taking the write lock.
         with self.database.session() as session:
-            device = self._caller(session, presented, device_id, now)
+            generation = desired_state_generation(session)
+            device, not_after = self._caller(session, presented, device_id, now)
             unchanged = self._unchanged(session, device, now)
             if unchanged is not None:
-                return unchanged
+                return self._tagged(unchanged, generation, not_after, now)
         for attempt in range(2):
             try:
                 with self.database.transaction() as session:
-                    device = self._caller(session, presented, device_id, now)
-                    return self._unchanged(session, device, now) or self._issue(session, device, now)
+                    generation = desired_state_generation(session)
+                    device, not_after = self._caller(session, presented, device_id, now)
+                    document = self._unchanged(session, device, now) or self._issue(session, device, now)
+                    return self._tagged(document, generation, not_after, now)
             except IntegrityError:
                 # Two first fetches of one device at once: the other inserted its row; read it now.
                 if attempt:
@@ -92,19 +111,30 @@ class Delivery:
     @staticmethod
     def _caller(
         session: Session, presented: PresentedCertificate, device_id: str, now: dt.datetime
-    ) -> DeviceRecord:
-        device = device_for_certificate(session, presented, now)
+    ) -> tuple[DeviceRecord, dt.datetime | None]:
+        device, not_after = _certified_device(session, presented, now)
         if device.id != device_id:
             raise PermissionDenied(
                 "a device may read only its own desired state", code="certificate_of_another_device"
             )
-        return device
+        return device, not_after
+
+    @staticmethod
+    def _tagged(
+        document: Document, generation: int, not_after: dt.datetime | None, now: dt.datetime
+    ) -> Document:
+        """The document with what the gateway needs to answer its unchanged fetches (see ``Document``)."""
+        until = refresh_due(document.issued_at)
+        if not_after is not None:
+            until = min(until, not_after)
+        fresh_for = max(until - now - CLOCK_MARGIN, dt.timedelta(0))
+        return replace(document, generation=generation, fresh_for=fresh_for)
 
     @staticmethod
     def _unchanged(session: Session, device: DeviceRecord, now: dt.datetime) -> Document | None:
         """The stored document, if what the device should do is unchanged and it is not half-expired."""
         stored = session.get(PortalDeviceState, device.id)
-        if stored is None or now >= stored.issued_at + LIFETIME / 2:
+        if stored is None or now >= refresh_due(stored.issued_at):
             return None
         apps = resolve_device(session, device)
         state = build_desired_state(
@@ -117,7 +147,7 @@ class Delivery:
         )
         if state.content_digest() != stored.digest:
             return None
-        return Document(stored.document, stored.sequence)
+        return Document(stored.document, stored.sequence, stored.issued_at)
 
     def _issue(self, session: Session, device: DeviceRecord, now: dt.datetime) -> Document:
         """A new document with the next sequence, stored and signed."""
@@ -148,7 +178,7 @@ class Delivery:
             stored.issued_at, stored.expires_at = state.issued, state.expires
         session.add(stored)
         session.flush()
-        return Document(data, sequence)
+        return Document(data, sequence, state.issued)
 
     def download(self, presented: PresentedCertificate, target: str) -> str:
         """The repository path of a file the calling device may download (nginx serves it)."""
@@ -198,6 +228,20 @@ class Delivery:
         return str(path)
 
 
+def refresh_due(issued_at: dt.datetime) -> dt.datetime:
+    """When a device's next fetch gets a newly signed document even if nothing changed: past half
+    its lifetime, so that a device that polls never holds an expired one."""
+    return issued_at + LIFETIME / 2
+
+
+def desired_state_generation(session: Session) -> int:
+    """The database's desired-state generation (migration 0011). Read before anything a document
+    is resolved from: a change committed after this read raises it, so a document tagged with it
+    is never older than what the tag says."""
+    row = session.get(DesiredStateGeneration, 1)
+    return 0 if row is None else int(row.value)
+
+
 def retry_generations(session: Session, device_id: str) -> dict[str, int]:
     """The admin's retry requests for the device's apps: package → generation (only those asked for)."""
     rows = session.exec(
@@ -217,6 +261,13 @@ def _track_sees(device_track: Track | None, release_track: Track | None) -> bool
 def device_for_certificate(
     session: Session, presented: PresentedCertificate, now: dt.datetime
 ) -> DeviceRecord:
+    return _certified_device(session, presented, now)[0]
+
+
+def _certified_device(
+    session: Session, presented: PresentedCertificate, now: dt.datetime
+) -> tuple[DeviceRecord, dt.datetime | None]:
+    """The device the certificate is bound to, and when the certificate expires."""
     row = (
         session.connection()
         .execute(
@@ -247,5 +298,6 @@ def device_for_certificate(
         )
         .first()
     )
-    refuse_unusable(record.revoked_at if record else None, record.not_after if record else None, now=now)
-    return DeviceRecord(row.id, row.tenant_id, row.person_id, row.state)
+    not_after = record.not_after if record else None
+    refuse_unusable(record.revoked_at if record else None, not_after, now=now)
+    return DeviceRecord(row.id, row.tenant_id, row.person_id, row.state), not_after

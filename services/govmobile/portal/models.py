@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from govmobile.core.database import EnumText, UTCDateTime
@@ -133,6 +133,19 @@ class PortalDeviceState(SQLModel, table=True):
     issued_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     document: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class DesiredStateGeneration(SQLModel, table=True):
+    """One number the database raises whenever anything a desired-state document is resolved
+    from changes (triggers of migration 0011, in the writer's own transaction; no code writes it).
+
+    The portal tags each answer with the value it read first; the gateway answers an unchanged
+    fetch itself only while the value is still the same (docs/portal.md)."""
+
+    __tablename__ = "desired_state_generation"
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class InstallationState(StrEnum):

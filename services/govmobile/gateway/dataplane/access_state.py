@@ -80,6 +80,10 @@ class DataPlaneAccess:
         """No cached decision is used any more (the routes changed)."""
         self._send(["epoch"])
 
+    def documents_generation(self, generation: int) -> None:
+        """The desired-state generation now: only the portal's answers made under it are used."""
+        self._send([f"documents {generation}"])
+
     def state(self) -> dict[str, Any]:
         """The epoch and the shared memory left, for metrics and tests."""
         status, text = self._request("GET")

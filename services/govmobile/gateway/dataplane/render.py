@@ -126,6 +126,9 @@ class RenderInputs:
     #: decision cache (nginx sizes: "32m").
     access_memory: str
     decision_memory: str
+    #: Shared memory for the portal's last answers to desired-state fetches (least recently used
+    #: make room), from which nginx answers unchanged fetches itself.
+    document_memory: str
     #: Debian's dynamic modules (the Lua module and the NDK it needs).
     modules_dir: Path
     worker_processes: str

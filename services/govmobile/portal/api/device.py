@@ -1,6 +1,8 @@
 """The portal's device API, reached through the gateway with the device's certificate.
 
 - ``GET /portal/v1/devices/{id}/desired-state``: the calling device's signed document (ETag);
+  the gateway answers the unchanged fetches itself while the header ``GovMobile-Document-Cache``
+  of the last answer holds (docs/portal.md);
 - ``GET /portal/v1/metadata/{name}``: the TUF metadata (small files, answered here);
 - ``GET /portal/v1/targets/{path}``: a package or the desired-state key. The portal only
   authorises; the answer is an ``X-Accel-Redirect`` to nginx's internal location over the
@@ -15,13 +17,23 @@ from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from govmobile.portal.delivery import Delivery
+from govmobile.portal.delivery import Delivery, Document
 from govmobile.web.device_identity import PresentedCertificate
 from govmobile.web.openapi import errors
 from govmobile.web.params import IdPath
 
 DEVICE_ERRORS = (401, 403, 404)
 DOCUMENT_MEDIA_TYPE = "application/vnd.govmobile.desired-state+dsse+json"
+#: For the gateway's nginx only (it removes the header before the device sees it): what it needs
+#: to answer this device's next unchanged fetches itself (docs/portal.md).
+DOCUMENT_CACHE_HEADER = "GovMobile-Document-Cache"
+
+
+def document_cache_value(device_id: str, document: Document) -> str:
+    """``<device id> <generation> <seconds>``: the device the certificate was checked against, the
+    desired-state generation the answer was made under, and how long it stays true at most."""
+    seconds = int(document.fresh_for.total_seconds())
+    return f"{device_id} {document.generation} {seconds}"
 
 
 def portal_device_router(
@@ -41,7 +53,11 @@ def portal_device_router(
     ) -> Response:
         """This device's desired apps as a DSSE envelope signed by the portal's desired-state key."""
         document = await run_in_threadpool(delivery.desired_state, presented, device_id)
-        headers = {"ETag": document.etag, "Cache-Control": "no-store"}
+        headers = {
+            "ETag": document.etag,
+            "Cache-Control": "no-store",
+            DOCUMENT_CACHE_HEADER: document_cache_value(device_id, document),
+        }
         if if_none_match == document.etag:
             return Response(status_code=304, headers=headers)
         return Response(document.data, media_type=DOCUMENT_MEDIA_TYPE, headers=headers)

@@ -16,6 +16,8 @@
 --   "v:<serial>"  the certificate's access version, bumped when its device or person loses
 --                 access. Expires after VERSION_TTL: far longer than any decision it guards.
 --   "e"           the epoch, bumped when routes change (and as a fallback: see bump).
+--   "g"           the database's desired-state generation (migration 0011), as the control plane
+--                 last read it; -1 until it has told this nginx (nothing unchanged is answered).
 --
 -- gm_decisions, a cache (least recently used entries make room):
 --   "<route>|<serial>"  the control plane's last answer for that certificate and route, tagged
@@ -23,12 +25,20 @@
 --                 longer current is never used, and one asked under an old tag is never stored:
 --                 so no decision made before an access change outlives it, in any worker.
 --
+-- gm_documents, a cache (least recently used entries make room):
+--   "<serial>"    "<tag>\n<generation>\n<device id>\n<ETag>": the portal's last answer (200 or
+--                 304) to that certificate's desired-state fetch. nginx answers 304 itself only
+--                 for that device's own path, an If-None-Match equal to that ETag, and while
+--                 tag and generation are still current; it expires when the portal would sign
+--                 a new document (or the certificate expires). See M.unchanged_document.
+--
 -- Serials are nginx's $ssl_client_serial: upper-case hex, two digits per byte.
 
 local M = {}
 
 local access = ngx.shared.gm_access
 local decisions = ngx.shared.gm_decisions
+local documents = ngx.shared.gm_documents
 local capture = ngx.location.capture
 local find, sub, byte = string.find, string.sub, string.byte
 local concat = table.concat
@@ -57,6 +67,7 @@ function M.configure(options)
     settings.allowed_ttl = options.allowed_ttl
     settings.refused_ttl = options.refused_ttl
     access:safe_add("e", 0)
+    access:safe_add("g", -1)
 end
 
 local function tag_of(serial)
@@ -164,8 +175,95 @@ function M.authorize(route)
     return apply(value, #tag + 2)
 end
 
+local DOCUMENT_PATH = "/portal/v1/devices/"
+local DOCUMENT_LEAF = "/desired-state"
+
+-- The held answer for this certificate, split: tag, generation, device id, ETag.
+local function held_document(serial)
+    local held = documents:get(serial)
+    if not held then
+        return nil
+    end
+    local tag, generation, device, etag = held:match("^([^\n]+)\n([^\n]+)\n([^\n]+)\n([^\n]+)$")
+    return tag, tonumber(generation), device, etag
+end
+
+--- A desired-state fetch (access phase): refused certificates go no further; an unchanged
+--- document is answered 304 here; everything else goes to the portal, which decides as before.
+function M.unchanged_document()
+    local var = ngx.var
+    local serial = var.ssl_client_serial
+    local refused = access:get("r:" .. serial)
+    if refused then
+        return refuse_certificate(refused)
+    end
+    local tag = tag_of(serial)
+    -- What the answer is stored under (M.keep_document): the access state before the portal was asked.
+    ngx.ctx.gm_document_tag = tag
+    local generation = access:get("g")
+    if not generation or generation < 0 or ngx.req.get_method() ~= "GET" then
+        return
+    end
+    local held_tag, held_generation, device, etag = held_document(serial)
+    if held_tag ~= tag or held_generation ~= generation then
+        return
+    end
+    -- Exactly the device's own path (no query, no other spelling), and exactly one If-None-Match
+    -- equal to the ETag: anything else is the portal's to judge.
+    if var.request_uri ~= DOCUMENT_PATH .. device .. DOCUMENT_LEAF then
+        return
+    end
+    local headers = ngx.req.get_headers(64)
+    if headers["if-none-match"] ~= etag then
+        return
+    end
+    -- A device that must see every change committed so far (it acts on an admin's command, or
+    -- its user asked) says so with Cache-Control: no-cache, which the portal itself answers
+    -- (RFC 9111 5.2.1.4); its answer is then held as usual.
+    local control = headers["cache-control"]
+    if control and (type(control) ~= "string" or find(control:lower(), "no-cache", 1, true)) then
+        return
+    end
+    var.gm_code = "unchanged"
+    var.gm_device = device
+    ngx.status = 304
+    ngx.header["ETag"] = etag
+    ngx.header["Cache-Control"] = "no-store"
+    ngx.send_headers()
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+--- The portal's answer to a desired-state fetch (header filter): keep what the next unchanged
+--- fetch needs, unless the certificate's access changed while the portal was asked.
+function M.keep_document()
+    local status = ngx.status
+    local value = ngx.var.upstream_http_govmobile_document_cache
+    if (status ~= 200 and status ~= 304) or not value then
+        return
+    end
+    local device, generation, seconds = value:match("^([0-9A-Za-z-]+) ([0-9]+) ([0-9]+)$")
+    local etag = ngx.header["ETag"]
+    local tag = ngx.ctx.gm_document_tag
+    seconds = tonumber(seconds)
+    if not device or not seconds or seconds < 1 or type(etag) ~= "string" or not etag:match('^"[0-9]+"$') then
+        return
+    end
+    local serial = ngx.var.ssl_client_serial
+    if not tag or tag_of(serial) ~= tag or ngx.var.request_uri ~= DOCUMENT_PATH .. device .. DOCUMENT_LEAF then
+        return
+    end
+    generation = tonumber(generation)
+    -- Two fetches of one device at once: the answer made under the older state never has the last word.
+    local held_tag, held_generation, _, held_etag = held_document(serial)
+    if held_tag == tag and held_generation and (held_generation > generation
+            or (held_generation == generation and tonumber(held_etag:sub(2, -2)) > tonumber(etag:sub(2, -2)))) then
+        return
+    end
+    documents:set(serial, concat({ tag, generation, device, etag }, "\n"), seconds)
+end
+
 -- Commands from the control plane, one a line:
---   refuse <serial> <reason> | forget <serial> | bump <serial> | epoch
+--   refuse <serial> <reason> | forget <serial> | bump <serial> | epoch | documents <generation>
 -- Answers "ok <lines>", or 507 with the lines that could not be applied for want of memory.
 local function bump(serial)
     local key = "v:" .. serial
@@ -193,6 +291,15 @@ local COMMANDS = {
     bump = bump,
     epoch = function()
         return access:incr("e", 1)
+    end,
+    documents = function(generation)
+        -- "g" exists from the start, so this needs no room; if it failed all the same, no held
+        -- document may answer any more (the epoch always exists).
+        local ok = access:replace("g", tonumber(generation))
+        if not ok then
+            access:incr("e", 1)
+        end
+        return ok
     end,
 }
 
