@@ -18,7 +18,7 @@ from tests.mdm.test_queue import queue
 from tests.support.admins import make_admin
 from tests.support.ca import Clock
 from tests.support.devices import ScriptedDevice
-from tests.support.mdm import Admin, Department, make_department, new_token
+from tests.support.mdm import Admin, Department, new_token
 
 
 def enrolled_device(admin: Admin, department: Department, device_factory: Any) -> ScriptedDevice:
@@ -76,9 +76,7 @@ def test_devices_are_counted_by_state_compliance_reasons_and_last_check_in(
     assert (later["under_7_days"], later["older"]) == (0, 2)
 
 
-def test_retired_devices_count_by_state_but_not_in_service(
-    platform: Admin, fleet: dict[str, Any]
-) -> None:
+def test_retired_devices_count_by_state_but_not_in_service(platform: Admin, fleet: dict[str, Any]) -> None:
     platform.ok("POST", f"/api/v1/devices/{fleet['bad'].device_id}/retire")
     water = platform.ok("GET", "/api/v1/overview/devices", params={"tenant_id": "water"})
     assert (water["total"], water["in_service"], water["by_state"]["retired"]) == (3, 2, 1)
@@ -144,7 +142,10 @@ def test_commands_pending_and_failed_are_counted_by_type_and_state(
     assert pending == {("locate", "sent"): 1}
     assert water["failed"] == [{"type": "message", "state": "error", "count": 1}]
     everything = platform.ok("GET", "/api/v1/overview/commands")
-    assert {(row["type"], row["state"]) for row in everything["pending"]} == {("locate", "sent"), ("lock", "queued")}
+    assert {(row["type"], row["state"]) for row in everything["pending"]} == {
+        ("locate", "sent"),
+        ("lock", "queued"),
+    }
 
     clock.advance(dt.timedelta(days=8))
     week = platform.ok("GET", "/api/v1/overview/commands", params={"tenant_id": "water"})
@@ -205,7 +206,9 @@ def test_every_reason_the_mdm_writes_has_exactly_one_kind() -> None:
     )
     assert len(reasons) > 8
     for reason in reasons:
-        kinds = [kind for kind, patterns in REASON_PATTERNS.items() if any(_like(p, reason) for p in patterns)]
+        kinds = [
+            kind for kind, patterns in REASON_PATTERNS.items() if any(_like(p, reason) for p in patterns)
+        ]
         assert len(kinds) == 1, (reason, kinds)
 
 

@@ -29,7 +29,9 @@ def test_expiring_certificates_are_counted_per_profile_and_department(
     platform = make_admin(database, Role.PLATFORM_ADMIN)
     water_admin = make_admin(database, Role.TENANT_ADMIN, water)
     revoked = ca_http.post(
-        f"/api/v1/certificates/{serials[0]}/revoke", json={"reason": "keyCompromise"}, headers=_bearer(platform)
+        f"/api/v1/certificates/{serials[0]}/revoke",
+        json={"reason": "keyCompromise"},
+        headers=_bearer(platform),
     )
     assert revoked.status_code == 200, revoked.text
 
