@@ -54,7 +54,7 @@ def browser_sessions() -> Iterator[Callable[[], AppTest]]:
         yield open_session
     finally:
         for app in made:
-            signed_in = app.session_state["gm.signed_in"] if "gm.signed_in" in app.session_state else None
+            signed_in = app.session_state.get("gm.signed_in", None)
             if isinstance(signed_in, SignedIn):
                 signed_in.client.close()
 
