@@ -49,7 +49,7 @@ def test_the_console_speaks_the_admin_api_of_its_own_release() -> None:
 def test_the_launcher_turns_usage_statistics_off_and_xsrf_protection_on() -> None:
     from govmobile_console.launcher import streamlit_arguments
 
-    arguments = streamlit_arguments("0.0.0.0", 8501, "/console/")
+    arguments = streamlit_arguments("127.0.0.1", 8501, "/console/")
     assert "--browser.gatherUsageStats=false" in arguments
     assert "--server.enableXsrfProtection=true" in arguments
     assert "--server.baseUrlPath=console" in arguments
