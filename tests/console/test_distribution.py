@@ -22,7 +22,11 @@ def test_the_console_loads_nothing_of_the_server() -> None:
         for name in ("navigation", "launcher", "views.overview", "views.account", "views.sign_in")
     )
     loaded = subprocess.run(
-        [sys.executable, "-c", f"import json, sys, {modules_to_load}; print(json.dumps(sorted(sys.modules)))"],
+        [
+            sys.executable,
+            "-c",
+            f"import json, sys, {modules_to_load}; print(json.dumps(sorted(sys.modules)))",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -35,7 +39,9 @@ def test_the_console_loads_nothing_of_the_server() -> None:
 
 
 def test_the_console_depends_on_the_client_and_its_own_libraries_only() -> None:
-    needs = {requirement.split(";")[0].strip() for requirement in metadata.requires("govmobile-console") or []}
+    needs = {
+        requirement.split(";")[0].strip() for requirement in metadata.requires("govmobile-console") or []
+    }
     assert needs == {"govmobile-client", "streamlit", "altair", "babel", "segno"}
     entry_points = metadata.distribution("govmobile-console").entry_points
     assert {e.name for e in entry_points if e.group == "console_scripts"} == {"govmobile-console"}
