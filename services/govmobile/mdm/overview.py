@@ -1,7 +1,7 @@
 """The fleet in figures, for the console's overview: devices, enrollments and commands counted.
 
-Every figure is counted by the database (``GROUP BY`` or sums of ``CASE``), one statement per
-figure, so the answer costs the same whether the department has ten devices or a hundred
+Every figure is counted by the database (``GROUP BY``, or sums of ``CASE``), a statement or
+two per figure, so the answer costs the same whether the department has ten devices or a hundred
 thousand, and no device row ever leaves the database. A department admin's figures are their
 department's, whatever tenant the request names: another department's answers "no such
 tenant", exactly as its devices do.
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, case, func, or_
 from sqlmodel import Session, col, select
 
 from govmobile.core.accounts import Principal
@@ -92,41 +91,48 @@ class FleetOverview:
     def devices(self, principal: Principal, tenant: str | None) -> DeviceFigures:
         """Devices counted by state, compliance (with the kinds of reasons) and last check-in."""
         now = self.clock()
+        seen = col(Device.last_seen_at)
+        # One CASE that puts each device in its bucket, then GROUP BY: each row is compared until
+        # its bucket is found, instead of once per bucket.
+        bucket = case(
+            (seen.is_(None), LastSeen.NEVER.value),
+            (seen >= now - dt.timedelta(hours=1), LastSeen.UNDER_1_HOUR.value),
+            (seen >= now - dt.timedelta(days=1), LastSeen.UNDER_1_DAY.value),
+            (seen >= now - dt.timedelta(days=7), LastSeen.UNDER_7_DAYS.value),
+            else_=LastSeen.OLDER.value,
+        )
+        in_service = col(Device.state).in_([s.value for s in REACHABLE])
+        reasons = {kind: _matches(patterns) for kind, patterns in REASON_PATTERNS.items()}
         with self.database.session() as session:
             scope = _scope(session, principal, tenant)
+            where = _device_scope(scope)
             by_state = {DeviceState(state): count for state, count in _device_states(session, scope)}
-            in_service = col(Device.state).in_([s.value for s in REACHABLE])
-            noncompliant = col(Device.compliant).is_(False)
-            seen = col(Device.last_seen_at)
-            reasons = {kind: _matches(patterns) for kind, patterns in REASON_PATTERNS.items()}
+            grouped = session.connection().execute(
+                select(col(Device.compliant), bucket, func.count())
+                .where(*where, in_service)
+                .group_by(col(Device.compliant), bucket)
+            )
+            compliance: dict[bool | None, int] = {}
+            last_seen = dict.fromkeys(LastSeen, 0)
+            for compliant, seen_bucket, count in grouped:
+                compliance[compliant] = compliance.get(compliant, 0) + count
+                last_seen[LastSeen(seen_bucket)] += count
+            # The reasons are read only in non-compliant rows (an indexed column picks them).
             sums: dict[str, ColumnElement[bool]] = {
-                "in_service": in_service,
-                "compliant": and_(in_service, col(Device.compliant).is_(True)),
-                "noncompliant": and_(in_service, noncompliant),
-                "unknown": and_(in_service, col(Device.compliant).is_(None)),
-                "other": and_(in_service, noncompliant, ~or_(*reasons.values())),
-                LastSeen.UNDER_1_HOUR: and_(in_service, seen >= now - dt.timedelta(hours=1)),
-                LastSeen.UNDER_1_DAY: and_(
-                    in_service, seen < now - dt.timedelta(hours=1), seen >= now - dt.timedelta(days=1)
-                ),
-                LastSeen.UNDER_7_DAYS: and_(
-                    in_service, seen < now - dt.timedelta(days=1), seen >= now - dt.timedelta(days=7)
-                ),
-                LastSeen.OLDER: and_(in_service, seen < now - dt.timedelta(days=7)),
-                LastSeen.NEVER: and_(in_service, seen.is_(None)),
-                **{kind.value: and_(in_service, noncompliant, match) for kind, match in reasons.items()},
+                "other": ~or_(*reasons.values()),
+                **{kind.value: match for kind, match in reasons.items()},
             }
-            row = _sums(session, sums, _device_scope(scope))
+            row = _sums(session, sums, [*where, in_service, col(Device.compliant).is_(False)])
         return DeviceFigures(
             total=sum(by_state.values()),
             by_state={state: by_state.get(state, 0) for state in DeviceState},
-            in_service=row["in_service"],
-            compliant=row["compliant"],
-            noncompliant=row["noncompliant"],
-            unknown=row["unknown"],
+            in_service=sum(compliance.values()),
+            compliant=compliance.get(True, 0),
+            noncompliant=compliance.get(False, 0),
+            unknown=compliance.get(None, 0),
             reasons={kind: row[kind.value] for kind in ReasonKind},
             other_reasons=row["other"],
-            last_seen={bucket: row[bucket] for bucket in LastSeen},
+            last_seen=last_seen,
         )
 
     def enrollments(
@@ -144,14 +150,21 @@ class FleetOverview:
             dt.datetime.combine(d, dt.time(), tzinfo=local) for d in [*dates, today + dt.timedelta(days=1)]
         ]
         enrolled = col(Device.enrolled_at)
-        sums = {
-            str(index): and_(enrolled >= start, enrolled < end)
-            for index, (start, end) in enumerate(itertools.pairwise(bounds))
-        }
+        # The day of each enrollment as one CASE, newest day first (most enrollments are recent,
+        # so most rows stop at the first comparisons), then GROUP BY.
+        day = case(
+            *((enrolled >= start, index) for index, start in reversed(list(enumerate(bounds[:-1])))),
+            else_=-1,
+        )
         with self.database.session() as session:
             scope = _scope(session, principal, tenant)
-            row = _sums(session, sums, [*_device_scope(scope), enrolled >= bounds[0], enrolled < bounds[-1]])
-        return [DayCount(day, row[str(index)]) for index, day in enumerate(dates)]
+            rows = session.connection().execute(
+                select(day, func.count())
+                .where(*_device_scope(scope), enrolled >= bounds[0], enrolled < bounds[-1])
+                .group_by(day)
+            )
+            counted = {int(index): int(count) for index, count in rows}
+        return [DayCount(d, int(counted.get(index, 0))) for index, d in enumerate(dates)]
 
     def commands(self, principal: Principal, tenant: str | None, *, failed_days: int) -> CommandFigures:
         """Open commands by type and state, and failed ones closed in the last ``failed_days`` days."""
