@@ -36,4 +36,6 @@ def language_of_session(default: str) -> str:
     chosen = st.session_state.get(LANGUAGE_KEY)
     if chosen in LANGUAGES:
         return str(chosen)
-    return negotiate(st.context.headers.get("Accept-Language"), default=default)
+    # The header lists the browser's languages in order; the locale (navigator.language) is one.
+    asked = st.context.headers.get("Accept-Language") or st.context.locale
+    return negotiate(asked, default=default)
