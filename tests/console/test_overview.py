@@ -19,6 +19,7 @@ from tests.console.conftest import browser_sessions, point_console_at, sign_in, 
 from tests.mdm.test_overview import enrolled_device
 from tests.support.client import Login, make_login
 from tests.support.mdm import Admin, Department, make_department
+from tests.support.servers import refusing_port
 
 Console = Callable[[], AppTest]
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -173,9 +174,9 @@ def test_an_appliance_that_stops_answering_shows_a_banner_not_a_traceback(
 def test_signing_in_to_an_appliance_that_does_not_answer_shows_a_banner(
     monkeypatch: pytest.MonkeyPatch, platform_login: Login, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("GOVMOBILE_CONSOLE_API_URL", "https://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("GOVMOBILE_CONSOLE_CA_FILE", raising=False)
-    with browser_sessions() as open_session:
+    with refusing_port() as port, browser_sessions() as open_session:
+        monkeypatch.setenv("GOVMOBILE_CONSOLE_API_URL", f"https://127.0.0.1:{port}")
         app = sign_in(open_session().run(), platform_login)
     assert not app.exception
     assert "暂时无法连接管理接口。未做任何更改，请稍后重试。" in texts(app)
