@@ -33,7 +33,7 @@ ensure_venv() {
   local stamp="$VENV/.govmobile-lock"
   local want
   want=$(cd "$GOVMOBILE_ROOT" && cat requirements/dev.txt services/pyproject.toml \
-    client/pyproject.toml device/pyproject.toml demo/office/pyproject.toml | sha256sum | cut -d' ' -f1)
+    client/pyproject.toml console/pyproject.toml device/pyproject.toml demo/office/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
   fi
@@ -48,5 +48,6 @@ ensure_venv() {
   "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/services" -e "$GOVMOBILE_ROOT/device" \
     -e "$GOVMOBILE_ROOT/demo/office"
   "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/client"
+  "$VENV/bin/pip" install -q --no-deps -e "$GOVMOBILE_ROOT/console"
   echo "$want" >"$stamp"
 }

@@ -15,6 +15,7 @@ from govmobile_client.commands import Commands
 from govmobile_client.connection import DEFAULT_TIMEOUT, Connection
 from govmobile_client.devices import Devices, EnrollmentTokens
 from govmobile_client.directory import Groups, People, Tenants
+from govmobile_client.overview import Overview
 from govmobile_client.policies import Policies
 from govmobile_client.routes import Routes
 
@@ -59,6 +60,7 @@ class GovMobileClient:
         self.releases = Releases(self.connection)
         self.app_rules = DepartmentAppRules(self.connection)
         self.assignments = Assignments(self.connection)
+        self.overview = Overview(self.connection)
 
     @property
     def base_url(self) -> str:

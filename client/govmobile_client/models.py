@@ -580,3 +580,86 @@ class DeviceApps(ApiModel):
 DevicePage = Page[Device, str]
 AuditPage = Page[AuditEvent, int]
 CertificatePage = Page[Certificate, str]
+
+
+# -- overview (the fleet in figures) ----------------------------------------------------------
+
+
+class ReasonKind(enum.StrEnum):
+    """The kind of rule a compliance reason names."""
+
+    OS_VERSION = "os_version"
+    NOT_ENCRYPTED = "not_encrypted"
+    NO_PASSCODE = "no_passcode"
+    ROOTED = "rooted"
+    APP_ADMISSION = "app_admission"
+    OFFLINE = "offline"
+
+
+class LastSeen(enum.StrEnum):
+    """How long ago a device in service last checked in."""
+
+    UNDER_1_HOUR = "under_1_hour"
+    UNDER_1_DAY = "under_1_day"
+    UNDER_7_DAYS = "under_7_days"
+    OLDER = "older"
+    NEVER = "never"
+
+
+class DeviceOverview(ApiModel):
+    """Devices counted: all by state; those in service by compliance and last check-in."""
+
+    total: int
+    by_state: dict[DeviceState, int]
+    in_service: int
+    compliant: int
+    noncompliant: int
+    #: In service, not evaluated yet (first check-in pending).
+    unknown: int
+    #: Non-compliant devices per kind of reason (a device with two kinds counts in both).
+    reasons: dict[ReasonKind, int]
+    other_reasons: int
+    last_seen: dict[LastSeen, int]
+
+
+class EnrollmentDay(ApiModel):
+    day: dt.date
+    count: int
+
+
+class EnrollmentOverview(ApiModel):
+    time_zone: str
+    days: list[EnrollmentDay]
+
+
+class CommandCount(ApiModel):
+    type: CommandType
+    state: CommandState
+    count: int
+
+
+class CommandOverview(ApiModel):
+    pending: list[CommandCount]
+    failed: list[CommandCount]
+    failed_since: dt.datetime
+
+
+class ExpiringProfile(ApiModel):
+    profile: str
+    within_7_days: int
+    #: The certificates expiring within 7 days included.
+    within_30_days: int
+
+
+class ExpiringCertificates(ApiModel):
+    profiles: list[ExpiringProfile]
+
+
+class InstallationCount(ApiModel):
+    package: str
+    state: InstallationState
+    count: int
+
+
+class InstallationOverview(ApiModel):
+    counts: list[InstallationCount]

@@ -58,6 +58,15 @@ class CrlDocument:
     revoked_count: int
 
 
+@dataclass(frozen=True)
+class ExpiryCount:
+    """Unrevoked certificates of one profile that expire soon (the 30 days include the 7)."""
+
+    profile: str
+    within_7_days: int
+    within_30_days: int
+
+
 class CertificateStore(Protocol):
     """What the authority needs from storage."""
 
@@ -97,6 +106,12 @@ class CertificateStore(Protocol):
     def revocation_count(self) -> int: ...
 
     def search(self, query: CertificateQuery, *, now: dt.datetime) -> list[Certificate]: ...
+
+    def tenant_id_of(self, tenant: str) -> str:
+        """The id of a department named by id or slug; NotFound when there is none."""
+
+    def expiry_counts(self, *, now: dt.datetime, tenant_id: str | None) -> list[ExpiryCount]:
+        """Valid certificates expiring within 7 and 30 days of ``now``, counted per profile."""
 
 
 @dataclass(frozen=True)
@@ -337,6 +352,13 @@ class Authority:
         if record is None or (tenant_scope is not None and record.tenant_id != tenant_scope):
             raise NotFound(f"no certificate with serial {serial}")
         return record
+
+    def expiry_overview(self, tenant: str | None, *, tenant_scope: str | None) -> list[ExpiryCount]:
+        """Certificates expiring soon, per profile, within the caller's tenant (another is a NotFound)."""
+        tenant_id = None if tenant is None else self.store.tenant_id_of(tenant)
+        if tenant_id is not None and tenant_scope is not None and tenant_id != tenant_scope:
+            raise NotFound("no such tenant")
+        return self.store.expiry_counts(now=self.clock(), tenant_id=tenant_id or tenant_scope)
 
     def find_certificates(self, query: CertificateQuery) -> list[Certificate]:
         """Certificates matching the filters, ordered by serial, one page."""

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from govmobile.ca.authority import CertificateQuery, CrlDocument
+from govmobile.ca.authority import CertificateQuery, CrlDocument, ExpiryCount
 from govmobile.ca.models import Certificate, CertificateStatus, CrlState, RevocationReason
 from govmobile.ca.revocation_list import RevokedEntry
 from govmobile.core import audit
 from govmobile.core.database import Database, GroupCommit
 from govmobile.core.errors import Conflict, NotFound
+from govmobile.core.tenancy import get_tenant
 
 _CERTIFICATES = Certificate.__table__  # type: ignore[attr-defined]
 
@@ -190,6 +192,32 @@ class SqlCertificateStore:
         statement = statement.order_by(col(Certificate.serial)).limit(query.limit)
         with self.database.session() as session:
             return list(session.exec(statement).all())
+
+    def tenant_id_of(self, tenant: str) -> str:
+        with self.database.session() as session:
+            return get_tenant(session, tenant).id
+
+    def expiry_counts(self, *, now: dt.datetime, tenant_id: str | None) -> list[ExpiryCount]:
+        not_after = col(Certificate.not_after)
+        within = [
+            func.coalesce(func.sum(case((not_after < now + dt.timedelta(days=days), 1), else_=0)), 0)
+            for days in (7, 30)
+        ]
+        statement = (
+            select(Certificate.profile, *within)
+            .where(
+                col(Certificate.revoked_at).is_(None),
+                not_after > now,
+                not_after < now + dt.timedelta(days=30),
+            )
+            .group_by(Certificate.profile)
+            .order_by(Certificate.profile)
+        )
+        if tenant_id is not None:
+            statement = statement.where(Certificate.tenant_id == tenant_id)
+        with self.database.session() as session:
+            rows: list[Any] = list(session.exec(statement).all())
+        return [ExpiryCount(str(row[0]), int(row[1]), int(row[2])) for row in rows]
 
 
 def _escape_like(text: str) -> str:

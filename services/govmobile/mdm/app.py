@@ -28,9 +28,11 @@ from govmobile.mdm.api.devices import device_router
 from govmobile.mdm.api.enrollment import est_router
 from govmobile.mdm.api.enrollment_profile import enrollment_profile_router
 from govmobile.mdm.api.enrollment_tokens import enrollment_token_router
+from govmobile.mdm.api.overview import overview_router
 from govmobile.mdm.jobs import Maintenance, maintenance_pass
 from govmobile.mdm.lifecycle import access_lost
 from govmobile.mdm.metrics import MdmMetrics
+from govmobile.mdm.overview import FleetOverview
 from govmobile.mdm.registrar import Registrar
 from govmobile.mdm.service import Mdm
 from govmobile.mdm.settings import MdmSettings
@@ -151,6 +153,7 @@ def create_app(
     app.include_router(account_router(sessions, accounts, authenticate, client_address))
     app.include_router(directory_router(directory, authenticate))
     app.include_router(device_router(mdm, authenticate))
+    app.include_router(overview_router(FleetOverview(database, clock=clock), authenticate))
     app.include_router(audit_router(audit_log, authenticate))
     app.include_router(enrollment_token_router(registrar, authenticate))
     app.include_router(est_router(registrar, presented_certificate))

@@ -8,6 +8,7 @@ gateway keeps it out of intranet apps when the policy says so.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 import json
 import re
@@ -118,6 +119,41 @@ def offline_reason(policy: Policy, last_seen_at: dt.datetime | None, now: dt.dat
     if away > dt.timedelta(hours=policy.max_offline_hours):
         return f"offline for {away.total_seconds() / 3600:.0f} h, longer than the allowed {policy.max_offline_hours} h"
     return None
+
+
+class ReasonKind(enum.StrEnum):
+    """What kind of rule a compliance reason names: what the overview counts devices by.
+
+    The reasons themselves are sentences with the device's own values in them (its OS version,
+    its hours offline, an app's package), so counting by sentence would give one bar per device.
+    """
+
+    OS_VERSION = "os_version"
+    NOT_ENCRYPTED = "not_encrypted"
+    NO_PASSCODE = "no_passcode"
+    ROOTED = "rooted"
+    APP_ADMISSION = "app_admission"
+    OFFLINE = "offline"
+
+
+#: Text that only a reason of each kind holds (SQL ``LIKE`` patterns, matched against the stored
+#: JSON list of reasons): they follow the sentences ``evaluate``, ``offline_reason`` and
+#: ``Admission.reasons`` write, and a test checks that every such sentence has exactly one kind.
+#: Package ids hold no spaces, so an app's name cannot fake a kind; an OS version the device
+#: reports could add a kind to a device that is already non-compliant for its OS version (the
+#: count is an overview, not evidence: the device's page shows the sentences).
+REASON_PATTERNS: dict[ReasonKind, tuple[str, ...]] = {
+    ReasonKind.OS_VERSION: ("% is older than the required %",),
+    ReasonKind.NOT_ENCRYPTED: ("%storage is not encrypted%",),
+    ReasonKind.NO_PASSCODE: ("%no passcode is set%",),
+    ReasonKind.ROOTED: ("%the device is rooted or jailbroken%",),
+    ReasonKind.APP_ADMISSION: (
+        "% is not admitted: %",
+        "% is blocked: the blocklist %",
+        "% more app% break the %",
+    ),
+    ReasonKind.OFFLINE: ("%offline for % longer than the allowed %",),
+}
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -20,12 +20,13 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from govmobile.administration.changes import AuditedChanges
 from govmobile.core.accounts import Principal
 from govmobile.core.database import Database, utcnow
 from govmobile.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from govmobile.core.tenancy import tenant_id_of
 from govmobile.portal.delivery import device_for_certificate
 from govmobile.portal.models import InstallationState, PortalApp, PortalInstallation
 from govmobile.portal.targeting import DeviceRecord, device_record
@@ -33,6 +34,13 @@ from govmobile.web.device_identity import PresentedCertificate
 
 MAX_ERROR_CHARS = 1000
 MAX_REPORTED_APPS = 500
+
+
+@dataclass(frozen=True)
+class InstallationCount:
+    package: str
+    state: InstallationState
+    count: int
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,26 @@ class Installations:
                     .order_by(col(PortalInstallation.package))
                 ).all()
             )
+
+    def counts(self, principal: Principal, tenant: str | None) -> list[InstallationCount]:
+        """Installs counted per app and state, as devices last reported them (counted by the
+        database), within the caller's department; naming another department is a NotFound."""
+        with self.database.session() as session:
+            tenant_id = tenant_id_of(session, tenant)
+            if tenant_id is not None:
+                principal.require_tenant(tenant_id, "tenant")
+            scope = tenant_id or principal.tenant_scope()
+            statement = (
+                select(PortalInstallation.package, PortalInstallation.state, func.count())
+                .group_by(PortalInstallation.package, PortalInstallation.state)
+                .order_by(PortalInstallation.package, PortalInstallation.state)
+            )
+            if scope is not None:
+                statement = statement.where(PortalInstallation.tenant_id == scope)
+            return [
+                InstallationCount(package, InstallationState(state), count)
+                for package, state, count in session.exec(statement).all()
+            ]
 
 
 def bounded(error: str | None) -> str | None:

@@ -6,7 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from govmobile.ca.api.registration import revocation_response
-from govmobile.ca.api.schemas import AdminRevokeRequest, CertificatePage, RevocationResponse
+from govmobile.ca.api.schemas import (
+    AdminRevokeRequest,
+    CertificatePage,
+    ExpiringOverview,
+    ExpiringProfile,
+    RevocationResponse,
+)
 from govmobile.ca.authority import Authority, CertificateQuery
 from govmobile.ca.models import CertificatePublic, CertificateStatus, RevocationReason
 from govmobile.core.accounts import Principal
@@ -52,6 +58,24 @@ def certificate_router(authority: Authority, authenticate: Callable[..., Princip
         return CertificatePage(
             items=[CertificatePublic.of(r, now) for r in page],
             next_cursor=page[-1].serial if len(records) > limit else None,
+        )
+
+    # Before "/{serial}", which would otherwise take "expiring" for a serial number.
+    @router.get("/expiring", response_model=ExpiringOverview, responses=errors(400, 404))
+    def expiring_certificates(
+        admin: Annotated[Principal, Depends(authenticate)], tenant_id: TenantQuery = None
+    ) -> ExpiringOverview:
+        """Valid certificates that expire within 7 and 30 days, counted per profile.
+
+        A department admin counts their department's; naming another department is a 404."""
+        counts = authority.expiry_overview(tenant_id, tenant_scope=admin.tenant_scope())
+        return ExpiringOverview(
+            profiles=[
+                ExpiringProfile(
+                    profile=c.profile, within_7_days=c.within_7_days, within_30_days=c.within_30_days
+                )
+                for c in counts
+            ]
         )
 
     @router.get("/{serial}", response_model=CertificatePublic, responses=errors(400, 404))

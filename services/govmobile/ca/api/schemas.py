@@ -59,3 +59,15 @@ class RevocationResponse(BaseModel):
 class CertificatePage(BaseModel):
     items: list[CertificatePublic]
     next_cursor: str | None = Field(description="pass as ?cursor= to get the next page")
+
+
+class ExpiringProfile(BaseModel):
+    profile: str
+    within_7_days: int
+    within_30_days: int = Field(description="the certificates expiring within 7 days included")
+
+
+class ExpiringOverview(BaseModel):
+    """Unrevoked certificates that expire soon; profiles with none are left out."""
+
+    profiles: list[ExpiringProfile]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from govmobile.mdm.compliance import Posture
+from govmobile.mdm.compliance import Posture, ReasonKind
 from govmobile.mdm.models import (
     Command,
     CommandState,
@@ -18,6 +19,7 @@ from govmobile.mdm.models import (
     DeviceEvent,
     DeviceState,
 )
+from govmobile.mdm.overview import CommandFigures, DeviceFigures, LastSeen
 from govmobile.mdm.policies import AdmissionPublic
 from govmobile.mdm.queue import CommandReport
 
@@ -231,3 +233,53 @@ class UnenrollResponse(BaseModel):
 
 
 __all__ = ["CommandReport", "Posture"]
+
+
+class DeviceOverviewPublic(BaseModel):
+    """Devices counted: all of them by state; those in service by compliance and last check-in."""
+
+    total: int
+    by_state: dict[DeviceState, int]
+    in_service: int = Field(description="enrolled, active, locked or lost: the devices still managed")
+    compliant: int
+    noncompliant: int
+    unknown: int = Field(description="in service, not evaluated yet (first check-in pending)")
+    reasons: dict[ReasonKind, int] = Field(
+        description="non-compliant devices per kind of reason; a device with two kinds counts in both"
+    )
+    other_reasons: int = Field(description="non-compliant devices with no reason of a known kind")
+    last_seen: dict[LastSeen, int]
+
+    @classmethod
+    def of(cls, figures: DeviceFigures) -> DeviceOverviewPublic:
+        return cls(**asdict(figures))
+
+
+class EnrollmentDay(BaseModel):
+    day: dt.date = Field(description="a calendar day in the time zone the request named")
+    count: int
+
+
+class EnrollmentOverviewPublic(BaseModel):
+    time_zone: str
+    days: list[EnrollmentDay]
+
+
+class CommandCountPublic(BaseModel):
+    type: CommandType
+    state: CommandState
+    count: int
+
+
+class CommandOverviewPublic(BaseModel):
+    pending: list[CommandCountPublic] = Field(
+        description="open commands (queued, sent, not now) by type and state"
+    )
+    failed: list[CommandCountPublic] = Field(
+        description="commands that ended in error or expired since failed_since"
+    )
+    failed_since: dt.datetime
+
+    @classmethod
+    def of(cls, figures: CommandFigures) -> CommandOverviewPublic:
+        return cls(**asdict(figures))

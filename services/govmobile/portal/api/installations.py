@@ -15,11 +15,23 @@ from govmobile.portal.installations import MAX_REPORTED_APPS, AppReport, Install
 from govmobile.portal.models import InstallationState, PortalInstallation
 from govmobile.web.device_identity import PresentedCertificate
 from govmobile.web.openapi import errors
-from govmobile.web.params import IdPath
+from govmobile.web.params import IdPath, TenantQuery
 
 #: An Android package name (the domain checks it again when the app is looked up).
 PACKAGE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$"
 Package = Annotated[str, Field(max_length=255, pattern=PACKAGE_PATTERN)]
+
+
+class InstallationCountPublic(BaseModel):
+    package: str
+    state: InstallationState
+    count: int
+
+
+class InstallationOverview(BaseModel):
+    counts: list[InstallationCountPublic] = Field(
+        description="per app and state; pairs with none are left out"
+    )
 
 
 class AppInstallationReport(BaseModel):
@@ -110,5 +122,19 @@ def installation_admin_router(
     ) -> InstallationPublic:
         """Have the device retry a failed install at its next check-in (once per request)."""
         return InstallationPublic.of(installations.request_retry(admin, device_id, package))
+
+    @router.get(
+        "/overview/installations", response_model=InstallationOverview, responses=errors(400, 401, 404)
+    )
+    def installation_overview(
+        admin: Annotated[Principal, Depends(authenticate)], tenant_id: TenantQuery = None
+    ) -> InstallationOverview:
+        """Managed apps counted per app and state, as devices last reported them.
+
+        A department admin counts their department's; naming another department is a 404."""
+        counts = installations.counts(admin, tenant_id)
+        return InstallationOverview(
+            counts=[InstallationCountPublic(package=c.package, state=c.state, count=c.count) for c in counts]
+        )
 
     return router
