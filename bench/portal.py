@@ -392,9 +392,8 @@ def report_gateway(figures: GatewayFigures) -> None:
         f"The appliance took {figures.setup_seconds:.0f} s to start and publish. One-minute load average at the "
         "start, after the fetches and after the downloads: "
         + ", ".join(f"{x:.1f}" for x in figures.load)
-        + " (this machine is shared: the project's CI ran beside this benchmark, which ran at niceness "
-        + f"{os.nice(0)}; "
-        "read the ratios and the CPU per request before the rates)."
+        + " (this machine is shared with other work, and the benchmark ran at niceness "
+        + f"{os.nice(0)}: read the ratios and the CPU per request before the rates)."
     )
 
 

@@ -80,3 +80,30 @@ def test_device_columns_no_document_reads_leave_the_generation_alone(
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE device SET state = 'locked' WHERE id = :id"), {"id": device.id})
     assert _generation(database) == before + 1
+
+
+def test_a_bulk_change_raises_it_at_least_once_and_on_postgresql_exactly_once(
+    database: Database, platform: Admin, water: Department
+) -> None:
+    """PostgreSQL's triggers are per row: a change of many rows in one transaction writes the one
+    row once (the migration's transaction-local mark), and the next transaction raises it again."""
+    tenant_id = water.tenant_id
+    for n in range(40):
+        platform.ok(
+            "POST",
+            "/api/v1/people",
+            json={"tenant_id": tenant_id, "username": f"bulk{n}", "display_name": f"B {n}"},
+        )
+    for _ in range(2):
+        before = _generation(database)
+        with database.engine.begin() as connection:
+            changed = connection.execute(
+                text("UPDATE person SET display_name = display_name || '.' WHERE tenant_id = :t"),
+                {"t": tenant_id},
+            )
+            assert changed.rowcount > 40
+        raised = _generation(database) - before
+        if database.engine.dialect.name == "postgresql":
+            assert raised == 1
+        else:
+            assert raised >= 1

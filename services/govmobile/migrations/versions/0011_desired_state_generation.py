@@ -9,7 +9,10 @@ change, in any department, sends every device's next fetch to the portal once.
 
 On PostgreSQL the triggers are deferred to the commit (constraint triggers), so the one row is
 locked only for the last moment of a transaction: a writer never holds it while it waits for
-another lock, and two writers cannot deadlock on it. On SQLite writers are serialised anyway.
+another lock, and two writers cannot deadlock on it. They are row triggers (constraint triggers
+cannot be per statement), so the function raises the number once per transaction and lets the
+rest of a bulk change's rows pass (a transaction-local setting remembers it): the row is written
+once, not once per device. On SQLite writers are serialised anyway.
 
 A later migration that rebuilds one of these tables on SQLite (``batch_alter_table``) drops its
 triggers: create them again there (``tests/migrations/test_desired_state_generation.py`` fails
@@ -104,10 +107,16 @@ def _sqlite_triggers() -> None:
         )
 
 
+#: The transaction-local setting that says this transaction has raised the number already.
+_RAISED = "govmobile.desired_state_raised"
+
+
 def _postgresql_triggers() -> None:
     op.execute(
         f"CREATE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN {_BUMP}; RETURN NULL; END $$"
+        f"BEGIN IF current_setting('{_RAISED}', true) IS DISTINCT FROM txid_current()::text THEN "
+        f"{_BUMP}; PERFORM set_config('{_RAISED}', txid_current()::text, true); END IF; "
+        "RETURN NULL; END $$"
     )
     for table, columns in WATCHED.items():
         condition = ROW_MATTERS.get(table)
